@@ -2,7 +2,40 @@
 # Runs every bulkhead test. On a fresh Debian bookworm machine it first
 # installs what the tests need (scripts/setup.sh: qemu 10 from
 # bookworm-backports, arm-none-eabi toolchain, llvm-mc, ld.lld).
+#
+# The spec suite is looked up in $BULKHEAD_SPEC_DIR, else ../shared/spec-testsuite
+# next to the repository (where CI puts it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-cargo test --workspace --release
+
+spec_dir=${BULKHEAD_SPEC_DIR:-../shared/spec-testsuite}
+if [ ! -d "$spec_dir/core" ]; then
+  echo "test.sh: spec test suite not found at $spec_dir (set BULKHEAD_SPEC_DIR)" >&2
+  exit 1
+fi
+export BULKHEAD_SPEC_DIR=$(cd "$spec_dir" && pwd)
+
+# Unit, integration, encoding (llvm-mc), regalloc2-checker, QEMU and
+# differential tests.
+cargo test --workspace
+
+cargo build -p bulkhead-testkit --bin wast
+wast=target/debug/wast
+
+# Files that must pass completely: every command run, none skipped.
+complete=(i32 address0 load2 memory_size0 memory_size1 memory_size2 memory_trap0)
+files=()
+for f in "${complete[@]}"; do files+=("$BULKHEAD_SPEC_DIR/core/$f.wast"); done
+echo "== wast: files that must pass with nothing skipped"
+out=$("$wast" "${files[@]}") || { echo "$out"; exit 1; }
+echo "$out"
+last=$(tail -n 1 <<<"$out")
+if ! grep -Eq '^[0-9]+ passed, 0 failed, 0 skipped$' <<<"$last"; then
+  echo "test.sh: these files must pass with 0 failed and 0 skipped: $last" >&2
+  exit 1
+fi
+
+# The whole core suite must have no failures (skips are listed with reasons).
+echo "== wast: the whole core suite"
+"$wast" "$BULKHEAD_SPEC_DIR/core/"

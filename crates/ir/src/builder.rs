@@ -119,6 +119,11 @@ impl<'f> FunctionBuilder<'f> {
         self.ins1(InstData::MemSize { mem }, Type::I32)
     }
 
+    /// The reservation of memory `mem` in bytes (see `InstData::MemMax`).
+    pub fn mem_max(&mut self, mem: MemIdx) -> Value {
+        self.ins1(InstData::MemMax { mem }, Type::I32)
+    }
+
     pub fn mem_set_size(&mut self, mem: MemIdx, bytes: Value) {
         self.ins(InstData::MemSetSize { mem, arg: bytes }, &[]);
     }

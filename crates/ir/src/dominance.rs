@@ -9,6 +9,12 @@ pub struct DomTree {
     /// Position in reverse postorder; `usize::MAX` when unreachable.
     rpo_index: Vec<usize>,
     rpo: Vec<Block>,
+    /// Preorder entry / exit numbers of each block in the dominator tree:
+    /// `a` dominates `b` iff `b`'s interval nests in `a`'s, so `dominates`
+    /// is O(1) instead of a walk up the idom chain (quadratic overall for
+    /// long functions).
+    pre: Vec<u32>,
+    post: Vec<u32>,
 }
 
 impl DomTree {
@@ -22,7 +28,7 @@ impl DomTree {
         let preds = func.predecessors();
         let mut idom: Vec<Option<Block>> = vec![None; n];
         if rpo.is_empty() {
-            return DomTree { idom, rpo_index, rpo };
+            return DomTree { idom, rpo_index, rpo, pre: vec![0; n], post: vec![0; n] };
         }
         let entry = rpo[0];
         idom[entry.index()] = Some(entry);
@@ -47,7 +53,8 @@ impl DomTree {
             }
         }
         idom[entry.index()] = None;
-        DomTree { idom, rpo_index, rpo }
+        let (pre, post) = tree_intervals(&idom, &rpo, entry, n);
+        DomTree { idom, rpo_index, rpo, pre, post }
     }
 
     pub fn idom(&self, b: Block) -> Option<Block> {
@@ -63,20 +70,41 @@ impl DomTree {
     }
 
     /// Does `a` dominate `b` (reflexive)?
-    pub fn dominates(&self, a: Block, mut b: Block) -> bool {
+    pub fn dominates(&self, a: Block, b: Block) -> bool {
         if !self.is_reachable(a) || !self.is_reachable(b) {
             return false;
         }
-        loop {
-            if a == b {
-                return true;
-            }
-            match self.idom[b.index()] {
-                Some(p) => b = p,
-                None => return false,
-            }
+        self.pre[a.index()] <= self.pre[b.index()] && self.post[b.index()] <= self.post[a.index()]
+    }
+}
+
+/// Entry and exit numbers of an iterative depth-first walk of the dominator
+/// tree (children in reverse postorder).
+fn tree_intervals(idom: &[Option<Block>], rpo: &[Block], entry: Block, n: usize) -> (Vec<u32>, Vec<u32>) {
+    let mut children: Vec<Vec<Block>> = vec![Vec::new(); n];
+    for &b in rpo.iter().skip(1) {
+        if let Some(parent) = idom[b.index()] {
+            children[parent.index()].push(b);
         }
     }
+    let mut pre = vec![0u32; n];
+    let mut post = vec![0u32; n];
+    let mut clock = 0u32;
+    let mut stack: Vec<(Block, usize)> = vec![(entry, 0)];
+    pre[entry.index()] = clock;
+    while let Some((b, next)) = stack.last_mut() {
+        if let Some(&c) = children[b.index()].get(*next) {
+            *next += 1;
+            clock += 1;
+            pre[c.index()] = clock;
+            stack.push((c, 0));
+        } else {
+            clock += 1;
+            post[b.index()] = clock;
+            stack.pop();
+        }
+    }
+    (pre, post)
 }
 
 fn intersect(idom: &[Option<Block>], rpo_index: &[usize], mut a: Block, mut b: Block) -> Block {

@@ -310,6 +310,11 @@ pub enum InstData {
     Store { mem: MemIdx, kind: StoreKind, args: [Value; 2], offset: u32 },
     /// Current size of memory `mem` in bytes (i32).
     MemSize { mem: MemIdx },
+    /// The reservation of memory `mem` in bytes (i32): the size it can grow
+    /// to. Pure: reservations are fixed at link time. The frontend uses it
+    /// for imported memories, whose reservation is the exporter's and only
+    /// known at run time; a defined memory's is a constant.
+    MemMax { mem: MemIdx },
     /// Sets the current size of memory `mem` in bytes. Used by `memory.grow`
     /// and instantiation; growth never moves or clears the region (the region
     /// is zeroed at instantiation and nothing can write past the size).
@@ -381,7 +386,7 @@ impl InstData {
             Iconst { .. } | Unary { .. } | Binary { .. } | Icmp { .. } | Select { .. } => {
                 Effect::Pure
             }
-            MemBase { .. } | AddrAdd { .. } => Effect::Pure,
+            MemBase { .. } | AddrAdd { .. } | MemMax { .. } => Effect::Pure,
             BoundsCheck { mem, .. } | BoundsCheckDyn { mem, .. } => Effect::ReadSize(*mem),
             TrapIf { .. } => Effect::Trap,
             Load { mem, .. } => Effect::ReadMem(*mem),
@@ -429,7 +434,12 @@ impl InstData {
     pub fn map_args_in_place(&mut self, f: &mut impl FnMut(Value) -> Value) {
         use InstData::*;
         match self {
-            Iconst { .. } | MemBase { .. } | MemSize { .. } | GlobalGet { .. } | Trap { .. } => {}
+            Iconst { .. }
+            | MemBase { .. }
+            | MemSize { .. }
+            | MemMax { .. }
+            | GlobalGet { .. }
+            | Trap { .. } => {}
             Unary { arg, .. }
             | MemSetSize { arg, .. }
             | GlobalSet { arg, .. }
@@ -484,6 +494,7 @@ impl InstData {
             | BoundsCheck { mem, .. }
             | BoundsCheckDyn { mem, .. }
             | MemSize { mem }
+            | MemMax { mem }
             | MemSetSize { mem, .. }
             | MemoryFill { mem, .. }
             | MemoryInit { mem, .. }

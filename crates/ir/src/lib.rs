@@ -10,6 +10,7 @@ pub mod dominance;
 mod entity;
 mod function;
 mod inst;
+pub mod interp;
 pub mod print;
 mod types;
 pub mod verify;

@@ -94,6 +94,7 @@ pub fn write_inst(out: &mut String, func: &Function, data: &InstData) -> fmt::Re
             write!(out, "store.{mem}.{} {}+{offset}, {}", kind.name(), args[0], args[1])
         }
         MemSize { mem } => write!(out, "mem_size.{mem}"),
+        MemMax { mem } => write!(out, "mem_max.{mem}"),
         MemSetSize { mem, arg } => write!(out, "mem_set_size.{mem} {arg}"),
         MemoryFill { mem, args } => {
             write!(out, "memory_fill.{mem} {}, {}, {}", args[0], args[1], args[2])

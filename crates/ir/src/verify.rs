@@ -41,16 +41,29 @@ pub fn verify(func: &Function) -> Result<(), VerifierError> {
 }
 
 pub fn verify_with(func: &Function, callees: &dyn CalleeSignatures) -> Result<(), VerifierError> {
-    Verifier { func, callees, dom: DomTree::compute(func) }.run()
+    // Membership in the layout is asked for every branch and every use of a
+    // block parameter: a table keeps the verifier linear in function size.
+    let mut in_layout = vec![false; func.blocks.len()];
+    for &b in &func.layout {
+        if let Some(slot) = in_layout.get_mut(b.index()) {
+            *slot = true;
+        }
+    }
+    Verifier { func, callees, dom: DomTree::compute(func), in_layout }.run()
 }
 
 struct Verifier<'a> {
     func: &'a Function,
     callees: &'a dyn CalleeSignatures,
     dom: DomTree,
+    in_layout: Vec<bool>,
 }
 
 impl Verifier<'_> {
+    fn in_layout(&self, b: Block) -> bool {
+        self.in_layout.get(b.index()).copied().unwrap_or(false)
+    }
+
     fn err<T>(&self, location: impl fmt::Display, message: impl Into<String>) -> Result<T, VerifierError> {
         Err(VerifierError {
             function: self.func.name.clone(),
@@ -133,7 +146,7 @@ impl Verifier<'_> {
     }
 
     fn check_block_call(&self, i: Inst, block: Block, args: &[Value]) -> Result<(), VerifierError> {
-        if !self.func.layout.contains(&block) {
+        if !self.in_layout(block) {
             return self.err(i, format!("branch to {block}, which is not in the layout"));
         }
         let params = self.func.block_params(block);
@@ -154,7 +167,7 @@ impl Verifier<'_> {
             return Ok(());
         }
         let ok = match self.func.value_def(v) {
-            ValueDef::Param(b, _) => self.func.layout.contains(&b) && self.dom.dominates(b, use_block),
+            ValueDef::Param(b, _) => self.in_layout(b) && self.dom.dominates(b, use_block),
             ValueDef::Result(def, _) => {
                 let (def_block, def_pos) = position[def.index()];
                 if def_block.0 == u32::MAX {
@@ -244,7 +257,7 @@ impl Verifier<'_> {
                 self.expect(i, args[1], kind.ty())?;
                 self.results(i, &[])
             }
-            MemSize { .. } => self.results(i, &[Type::I32]),
+            MemSize { .. } | MemMax { .. } => self.results(i, &[Type::I32]),
             MemSetSize { arg, .. } => {
                 self.expect(i, *arg, Type::I32)?;
                 self.results(i, &[])

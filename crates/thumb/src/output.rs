@@ -57,4 +57,6 @@ pub struct CompiledFunction {
     /// The memory whose base was pinned in R11, if any (for `--stats` and
     /// the manifest).
     pub dominant_memory: Option<u32>,
+    /// Assembly listing (llvm-mc syntax with offsets), when requested.
+    pub asm: Option<String>,
 }

@@ -1,0 +1,649 @@
+//! Differential testing of the mid-end against the IR interpreter.
+//!
+//! Random functions (pure integer arithmetic over parameters and constants,
+//! including division, shifts, comparisons and selects; bounds-checked loads
+//! and stores on three memories; memory size changes, globals, calls, traps;
+//! if/else diamonds and counted loops) are optimized under several option
+//! sets. The optimized function must verify, and on random arguments,
+//! memory contents and sizes it must return the same values (or trap with
+//! the same code) and leave the same memories and globals as the original.
+//! The proptest runner uses a fixed seed so CI is reproducible.
+
+use bulkhead_egraph::{optimize, EgraphOptions};
+use bulkhead_ir::interp::{self, InterpError, Memories, State, Val};
+use bulkhead_ir::{
+    BinaryOp, Block, FuncIdx, Function, FunctionBuilder, GlobalIdx, IntCC, LoadKind, MemIdx, Signature, StoreKind,
+    TrapCode, Type, UnaryOp, Value,
+};
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+
+const MEMORIES: u32 = 3;
+const RESERVED: usize = 64;
+const FUEL: u64 = 200_000;
+
+/// Operand selectors are resolved modulo the size of the pool of values of
+/// the needed type that dominate the current point.
+#[derive(Clone, Debug)]
+enum Step {
+    Const {
+        wide: bool,
+        value: u64,
+    },
+    Unary {
+        op: u8,
+        wide: bool,
+        a: u16,
+    },
+    Binary {
+        op: u8,
+        wide: bool,
+        a: u16,
+        b: u16,
+    },
+    Icmp {
+        cc: u8,
+        wide: bool,
+        a: u16,
+        b: u16,
+    },
+    Select {
+        kind: u8,
+        c: u16,
+        a: u16,
+        b: u16,
+    },
+    Load {
+        mem: u8,
+        kind: u8,
+        index: Index,
+        extra: u8,
+        offset: u8,
+    },
+    Store {
+        mem: u8,
+        kind: u8,
+        index: Index,
+        extra: u8,
+        offset: u8,
+        value: u16,
+    },
+    MemSize {
+        mem: u8,
+    },
+    SetSize {
+        mem: u8,
+        bytes: u8,
+    },
+    GlobalGet {
+        wide: bool,
+    },
+    GlobalSet {
+        wide: bool,
+        a: u16,
+    },
+    Call {
+        a: u16,
+    },
+    /// `trapnz (icmp eq a, b)` or `trapz (icmp ne a, b)`: traps when
+    /// `a == b`.
+    TrapIf {
+        nonzero: bool,
+        a: u16,
+        b: u16,
+    },
+    If {
+        cond: u16,
+    },
+    Else,
+    End,
+    Loop {
+        trips: u8,
+    },
+}
+
+#[derive(Clone, Debug)]
+enum Index {
+    /// A pool value masked to 0..=31 (usually in bounds).
+    Masked(u16),
+    /// A pool value as is (usually far out of bounds).
+    Raw(u16),
+    Const(u8),
+}
+
+const INTERESTING: [u64; 14] =
+    [0, 1, 2, 3, 31, 32, 63, 64, 0xff, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff, 0x8000_0000_0000_0000, u64::MAX];
+
+fn value_strategy() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        3 => prop::sample::select(&INTERESTING[..]),
+        1 => any::<u64>(),
+        1 => 0u64..16,
+    ]
+}
+
+fn step_strategy() -> impl Strategy<Value = Step> {
+    let sel = any::<u16>;
+    let index = prop_oneof![
+        12 => sel().prop_map(Index::Masked),
+        1 => sel().prop_map(Index::Raw),
+        4 => (0u8..48).prop_map(Index::Const),
+    ];
+    prop_oneof![
+        6 => (any::<bool>(), value_strategy()).prop_map(|(wide, value)| Step::Const { wide, value }),
+        3 => (0u8..6, any::<bool>(), sel()).prop_map(|(op, wide, a)| Step::Unary { op, wide, a }),
+        12 => (0u8..15, any::<bool>(), sel(), sel()).prop_map(|(op, wide, a, b)| Step::Binary { op, wide, a, b }),
+        4 => (0u8..10, any::<bool>(), sel(), sel()).prop_map(|(cc, wide, a, b)| Step::Icmp { cc, wide, a, b }),
+        3 => (0u8..3, sel(), sel(), sel()).prop_map(|(kind, c, a, b)| Step::Select { kind, c, a, b }),
+        5 => (0u8..3, 0u8..14, index.clone(), 0u8..3, 0u8..12)
+            .prop_map(|(mem, kind, index, extra, offset)| Step::Load { mem, kind, index, extra, offset }),
+        4 => (0u8..3, 0u8..9, index, 0u8..3, 0u8..12, sel()).prop_map(|(mem, kind, index, extra, offset, value)| {
+            Step::Store { mem, kind, index, extra, offset, value }
+        }),
+        1 => (0u8..3).prop_map(|mem| Step::MemSize { mem }),
+        1 => (0u8..3, 0u8..=64).prop_map(|(mem, bytes)| Step::SetSize { mem, bytes }),
+        1 => any::<bool>().prop_map(|wide| Step::GlobalGet { wide }),
+        1 => (any::<bool>(), sel()).prop_map(|(wide, a)| Step::GlobalSet { wide, a }),
+        1 => sel().prop_map(|a| Step::Call { a }),
+        1 => (any::<bool>(), sel(), sel()).prop_map(|(nonzero, a, b)| Step::TrapIf { nonzero, a, b }),
+        2 => sel().prop_map(|cond| Step::If { cond }),
+        1 => Just(Step::Else),
+        2 => Just(Step::End),
+        1 => (0u8..4).prop_map(|trips| Step::Loop { trips }),
+    ]
+}
+
+const UNARY: [UnaryOp; 6] =
+    [UnaryOp::Clz, UnaryOp::Ctz, UnaryOp::Popcnt, UnaryOp::Eqz, UnaryOp::Extend8S, UnaryOp::Extend16S];
+const BINARY: [BinaryOp; 15] = [
+    BinaryOp::Add,
+    BinaryOp::Sub,
+    BinaryOp::Mul,
+    BinaryOp::DivS,
+    BinaryOp::DivU,
+    BinaryOp::RemS,
+    BinaryOp::RemU,
+    BinaryOp::And,
+    BinaryOp::Or,
+    BinaryOp::Xor,
+    BinaryOp::Shl,
+    BinaryOp::ShrS,
+    BinaryOp::ShrU,
+    BinaryOp::Rotl,
+    BinaryOp::Rotr,
+];
+const CCS: [IntCC; 10] = [
+    IntCC::Eq,
+    IntCC::Ne,
+    IntCC::LtS,
+    IntCC::LtU,
+    IntCC::GtS,
+    IntCC::GtU,
+    IntCC::LeS,
+    IntCC::LeU,
+    IntCC::GeS,
+    IntCC::GeU,
+];
+const LOADS: [LoadKind; 14] = [
+    LoadKind::I32,
+    LoadKind::I32_8S,
+    LoadKind::I32_8U,
+    LoadKind::I32_16S,
+    LoadKind::I32_16U,
+    LoadKind::I64,
+    LoadKind::I64_8S,
+    LoadKind::I64_8U,
+    LoadKind::I64_16S,
+    LoadKind::I64_16U,
+    LoadKind::I64_32S,
+    LoadKind::I64_32U,
+    LoadKind::F32,
+    LoadKind::F64,
+];
+const STORES: [StoreKind; 9] = [
+    StoreKind::I32,
+    StoreKind::I32_8,
+    StoreKind::I32_16,
+    StoreKind::I64,
+    StoreKind::I64_8,
+    StoreKind::I64_16,
+    StoreKind::I64_32,
+    StoreKind::F32,
+    StoreKind::F64,
+];
+
+/// Values visible at the current point, per type.
+#[derive(Clone, Default)]
+struct Pools {
+    i32s: Vec<Value>,
+    i64s: Vec<Value>,
+    f32s: Vec<Value>,
+    f64s: Vec<Value>,
+}
+
+impl Pools {
+    fn of(&mut self, ty: Type) -> &mut Vec<Value> {
+        match ty {
+            Type::I32 => &mut self.i32s,
+            Type::I64 => &mut self.i64s,
+            Type::F32 => &mut self.f32s,
+            Type::F64 => &mut self.f64s,
+            Type::Addr(_) => unreachable!("addresses are not pooled"),
+        }
+    }
+    fn pick(&mut self, ty: Type, sel: u16) -> Option<Value> {
+        let pool = self.of(ty);
+        (!pool.is_empty()).then(|| pool[sel as usize % pool.len()])
+    }
+    fn last(&mut self, ty: Type) -> Value {
+        *self.of(ty).last().expect("integer pools always hold the parameters")
+    }
+    fn push(&mut self, v: Value, ty: Type) {
+        self.of(ty).push(v);
+    }
+}
+
+enum Frame {
+    If { else_block: Block, join: Block, saved: Pools, in_else: bool },
+    Loop { header: Block, exit: Block, counter: Value, saved: Pools },
+}
+
+const MAX_NESTING: usize = 3;
+
+fn int_ty(wide: bool) -> Type {
+    if wide {
+        Type::I64
+    } else {
+        Type::I32
+    }
+}
+
+/// Builds a function `(i32, i32, i64) -> (i32, i32, i64)` from the steps.
+fn build(steps: &[Step], ret_sel: u16) -> Function {
+    let sig =
+        Signature { params: vec![Type::I32, Type::I32, Type::I64], results: vec![Type::I32, Type::I32, Type::I64] };
+    let mut f = Function::new(FuncIdx(1), "random", sig.clone());
+    let mut b = FunctionBuilder::new(&mut f);
+    let entry = b.create_block();
+    b.switch_to_block(entry);
+    let mut pools = Pools::default();
+    for &ty in &sig.params {
+        let p = b.append_block_param(entry, ty);
+        pools.push(p, ty);
+    }
+    let mut frames: Vec<Frame> = Vec::new();
+    for step in steps {
+        b.srcloc += 1;
+        emit(&mut b, &mut pools, &mut frames, step);
+    }
+    while !frames.is_empty() {
+        close(&mut b, &mut pools, &mut frames);
+    }
+    let a = pools.last(Type::I32);
+    let c = pools.pick(Type::I32, ret_sel).unwrap();
+    let d = pools.last(Type::I64);
+    b.ret(&[a, c, d]);
+    f
+}
+
+/// Ends the innermost construct (the `else` arm of an `if` is empty if it
+/// never got one).
+fn close(b: &mut FunctionBuilder, pools: &mut Pools, frames: &mut Vec<Frame>) {
+    match frames.pop() {
+        Some(Frame::If { else_block, join, saved, in_else }) => {
+            let args = [pools.last(Type::I32), pools.last(Type::I64)];
+            b.jump(join, &args);
+            *pools = saved.clone();
+            if !in_else {
+                b.switch_to_block(else_block);
+                let args = [pools.last(Type::I32), pools.last(Type::I64)];
+                b.jump(join, &args);
+                *pools = saved;
+            }
+            b.switch_to_block(join);
+            for p in b.func.block_params(join).to_vec() {
+                let ty = b.func.value_type(p);
+                pools.push(p, ty);
+            }
+        }
+        Some(Frame::Loop { header, exit, counter, saved }) => {
+            let one = b.iconst(Type::I32, 1);
+            let next = b.binary(BinaryOp::Sub, counter, one);
+            let args = [next, pools.last(Type::I32), pools.last(Type::I64)];
+            b.jump(header, &args);
+            *pools = saved;
+            b.switch_to_block(exit);
+            for p in b.func.block_params(exit).to_vec() {
+                let ty = b.func.value_type(p);
+                pools.push(p, ty);
+            }
+        }
+        None => {}
+    }
+}
+
+/// An in-bounds-checked address for an access of `width` bytes.
+fn address(
+    b: &mut FunctionBuilder,
+    pools: &mut Pools,
+    mem: MemIdx,
+    index: &Index,
+    extra: u8,
+    offset: u8,
+    width: u32,
+) -> Value {
+    let idx = match *index {
+        Index::Masked(sel) => {
+            let v = pools.pick(Type::I32, sel).unwrap();
+            let mask = b.iconst(Type::I32, 0x1f);
+            b.binary(BinaryOp::And, v, mask)
+        }
+        Index::Raw(sel) => pools.pick(Type::I32, sel).unwrap(),
+        Index::Const(c) => b.iconst(Type::I32, c as u64),
+    };
+    // The wasm effective address is idx + extra + offset: the check covers
+    // all of it, so the constant `extra` may be folded into the address.
+    b.bounds_check(mem, idx, extra as u64 + offset as u64 + width as u64);
+    let addr = b.mem_addr(mem, idx);
+    if extra == 0 {
+        addr
+    } else {
+        let k = b.iconst(Type::I32, extra as u64);
+        b.addr_add(addr, k)
+    }
+}
+
+fn emit(b: &mut FunctionBuilder, pools: &mut Pools, frames: &mut Vec<Frame>, step: &Step) {
+    match *step {
+        Step::Const { wide, value } => {
+            let ty = int_ty(wide);
+            let v = b.iconst(ty, value);
+            pools.push(v, ty);
+        }
+        Step::Unary { op, wide, a } => {
+            let ty = int_ty(wide);
+            let x = pools.pick(ty, a).unwrap();
+            let op = UNARY[op as usize];
+            let v = b.unary(op, x);
+            pools.push(v, if op == UnaryOp::Eqz { Type::I32 } else { ty });
+        }
+        Step::Binary { op, wide, a, b: bb } => {
+            let ty = int_ty(wide);
+            let (x, y) = (pools.pick(ty, a).unwrap(), pools.pick(ty, bb).unwrap());
+            let v = b.binary(BINARY[op as usize], x, y);
+            pools.push(v, ty);
+        }
+        Step::Icmp { cc, wide, a, b: bb } => {
+            let ty = int_ty(wide);
+            let (x, y) = (pools.pick(ty, a).unwrap(), pools.pick(ty, bb).unwrap());
+            let v = b.icmp(CCS[cc as usize], x, y);
+            pools.push(v, Type::I32);
+        }
+        Step::Select { kind, c, a, b: bb } => {
+            let ty = [Type::I32, Type::I64, Type::F32][kind as usize];
+            let cond = pools.pick(Type::I32, c).unwrap();
+            if let (Some(x), Some(y)) = (pools.pick(ty, a), pools.pick(ty, bb)) {
+                let v = b.select(cond, x, y);
+                pools.push(v, ty);
+            }
+        }
+        Step::Load { mem, kind, ref index, extra, offset } => {
+            let kind = LOADS[kind as usize];
+            let addr = address(b, pools, MemIdx(mem as u32), index, extra, offset, kind.width());
+            let v = b.load(kind, addr, offset as u32);
+            pools.push(v, kind.ty());
+        }
+        Step::Store { mem, kind, ref index, extra, offset, value } => {
+            let kind = STORES[kind as usize];
+            let Some(v) = pools.pick(kind.ty(), value) else { return };
+            let addr = address(b, pools, MemIdx(mem as u32), index, extra, offset, kind.width());
+            b.store(kind, addr, v, offset as u32);
+        }
+        Step::MemSize { mem } => {
+            let v = b.mem_size(MemIdx(mem as u32));
+            pools.push(v, Type::I32);
+        }
+        Step::SetSize { mem, bytes } => {
+            let v = b.iconst(Type::I32, bytes as u64);
+            b.mem_set_size(MemIdx(mem as u32), v);
+        }
+        Step::GlobalGet { wide } => {
+            let ty = int_ty(wide);
+            let v = b.global_get(GlobalIdx(wide as u32), ty);
+            pools.push(v, ty);
+        }
+        Step::GlobalSet { wide, a } => {
+            let ty = int_ty(wide);
+            let v = pools.pick(ty, a).unwrap();
+            b.global_set(GlobalIdx(wide as u32), v);
+        }
+        Step::Call { a } => {
+            let x = pools.pick(Type::I32, a).unwrap();
+            let r = b.call(FuncIdx(0), &[x], &[Type::I32]);
+            pools.push(r[0], Type::I32);
+        }
+        Step::TrapIf { nonzero, a, b: bb } => {
+            let (x, y) = (pools.pick(Type::I32, a).unwrap(), pools.pick(Type::I32, bb).unwrap());
+            if nonzero {
+                let c = b.icmp(IntCC::Eq, x, y);
+                b.trapnz(c, TrapCode::IntegerDivideByZero);
+            } else {
+                let c = b.icmp(IntCC::Ne, x, y);
+                b.trapz(c, TrapCode::IntegerOverflow);
+            }
+        }
+        Step::If { cond } => {
+            if frames.len() >= MAX_NESTING {
+                return;
+            }
+            let c = pools.pick(Type::I32, cond).unwrap();
+            let then_block = b.create_block();
+            let else_block = b.create_block();
+            let join = b.create_block();
+            b.append_block_param(join, Type::I32);
+            b.append_block_param(join, Type::I64);
+            b.brif(c, then_block, &[], else_block, &[]);
+            b.switch_to_block(then_block);
+            frames.push(Frame::If { else_block, join, saved: pools.clone(), in_else: false });
+        }
+        Step::Else => {
+            if let Some(Frame::If { else_block, join, saved, in_else }) = frames.last_mut() {
+                if !*in_else {
+                    *in_else = true;
+                    let args = [pools.last(Type::I32), pools.last(Type::I64)];
+                    let (else_block, join) = (*else_block, *join);
+                    *pools = saved.clone();
+                    b.jump(join, &args);
+                    b.switch_to_block(else_block);
+                }
+            }
+        }
+        Step::End => close(b, pools, frames),
+        Step::Loop { trips } => {
+            if frames.len() >= MAX_NESTING {
+                return;
+            }
+            let header = b.create_block();
+            let body = b.create_block();
+            let exit = b.create_block();
+            let counter = b.append_block_param(header, Type::I32);
+            let acc32 = b.append_block_param(header, Type::I32);
+            let acc64 = b.append_block_param(header, Type::I64);
+            let out32 = b.append_block_param(exit, Type::I32);
+            let out64 = b.append_block_param(exit, Type::I64);
+            let _ = (out32, out64);
+            let n = b.iconst(Type::I32, trips as u64);
+            let args = [n, pools.last(Type::I32), pools.last(Type::I64)];
+            b.jump(header, &args);
+            b.switch_to_block(header);
+            b.brif(counter, body, &[], exit, &[acc32, acc64]);
+            b.switch_to_block(body);
+            let saved = pools.clone();
+            pools.push(counter, Type::I32);
+            pools.push(acc32, Type::I32);
+            pools.push(acc64, Type::I64);
+            frames.push(Frame::Loop { header, exit, counter, saved });
+        }
+    }
+}
+
+/// Function 0: reads a byte of memory 0, writes a byte of memory 1, bumps
+/// global 0, returns a mix. Deterministic and total.
+fn host(func: FuncIdx, args: &[Val], state: &mut State) -> Result<Vec<Val>, InterpError> {
+    let (FuncIdx(0), [Val::I32(x)]) = (func, args) else {
+        return Err(InterpError::Fault(format!("unexpected call {func}({args:?})")));
+    };
+    let read = state.memories.bytes[0][(*x as usize) % RESERVED];
+    state.memories.bytes[1][((*x >> 8) as usize) % RESERVED] = *x as u8;
+    if let Some(Val::I32(g)) = state.globals.get_mut(0) {
+        *g = g.wrapping_add(1);
+    }
+    Ok(vec![Val::I32(x.wrapping_mul(3).wrapping_add(read as u32))])
+}
+
+#[derive(Clone, Debug)]
+struct Inputs {
+    args: (u64, u64, u64),
+    sizes: Vec<u64>,
+    bytes: Vec<Vec<u8>>,
+    globals: (u32, u64),
+}
+
+fn inputs_strategy() -> impl Strategy<Value = Inputs> {
+    (
+        (value_strategy(), value_strategy(), value_strategy()),
+        prop::collection::vec(prop_oneof![3 => Just(RESERVED as u64), 1 => 0u64..=RESERVED as u64], MEMORIES as usize),
+        prop::collection::vec(prop::collection::vec(any::<u8>(), RESERVED), MEMORIES as usize),
+        (any::<u32>(), any::<u64>()),
+    )
+        .prop_map(|(args, sizes, bytes, globals)| Inputs { args, sizes, bytes, globals })
+}
+
+fn execute(f: &Function, inp: &Inputs) -> (Result<Vec<Val>, InterpError>, State) {
+    let mut state = State {
+        memories: Memories { bytes: inp.bytes.clone(), sizes: inp.sizes.clone() },
+        globals: vec![Val::I32(inp.globals.0), Val::I64(inp.globals.1)],
+        data: Vec::new(),
+    };
+    let args = [Val::I32(inp.args.0 as u32), Val::I32(inp.args.1 as u32), Val::I64(inp.args.2)];
+    let result = interp::run(f, &args, &mut state, &mut host, FUEL);
+    (result, state)
+}
+
+fn option_sets() -> Vec<(&'static str, EgraphOptions)> {
+    let all = EgraphOptions::default();
+    vec![
+        ("default", all.clone()),
+        ("no-cse", EgraphOptions { cse: false, ..all.clone() }),
+        ("no-const-fold", EgraphOptions { const_fold: false, ..all.clone() }),
+        ("no-algebraic", EgraphOptions { algebraic: false, ..all.clone() }),
+        ("one-iteration", EgraphOptions { iter_limit: 1, ..all }),
+    ]
+}
+
+/// How the original runs ended: (returned, trapped).
+type Outcomes = std::cell::Cell<(usize, usize)>;
+
+fn check(steps: &[Step], ret_sel: u16, inputs: &[Inputs], outcomes: &Outcomes) -> Result<(), TestCaseError> {
+    let f = build(steps, ret_sel);
+    if let Err(e) = bulkhead_ir::verify(&f) {
+        return Err(TestCaseError::fail(format!("generator bug: {e}\n{f}")));
+    }
+    let expected: Vec<_> = inputs.iter().map(|inp| execute(&f, inp)).collect();
+    for (result, _) in &expected {
+        let (returned, trapped) = outcomes.get();
+        match result {
+            Ok(_) => outcomes.set((returned + 1, trapped)),
+            Err(InterpError::Trap(_)) => outcomes.set((returned, trapped + 1)),
+            Err(e) => return Err(TestCaseError::fail(format!("generator bug: original {e}\n{f}"))),
+        }
+    }
+    for (name, opts) in option_sets() {
+        let (g, stats) = optimize(&f, &opts);
+        if let Err(e) = bulkhead_ir::verify(&g) {
+            return Err(TestCaseError::fail(format!("[{name}] {e}\noriginal:\n{f}\noptimized:\n{g}")));
+        }
+        let internal = stats.limit_hit.as_deref().is_some_and(|l| l.contains("not optimized"));
+        prop_assert!(!internal, "[{}] {}\n{}", name, stats, f);
+        if name == "default" {
+            prop_assert!(stats.limit_hit.is_none(), "[{}] {}", name, stats);
+            let (again, _) = optimize(&f, &opts);
+            prop_assert_eq!(again.to_string(), g.to_string(), "nondeterministic output");
+        }
+        for (inp, (want, want_state)) in inputs.iter().zip(&expected) {
+            let (got, got_state) = execute(&g, inp);
+            if &got != want || &got_state != want_state {
+                return Err(TestCaseError::fail(format!(
+                    "[{name}] inputs {inp:?}\nexpected {want:?}\ngot      {got:?}\nstates equal: {}\noriginal:\n{f}\noptimized:\n{g}",
+                    &got_state == want_state
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn runner(cases: u32) -> TestRunner {
+    let config = Config { cases, failure_persistence: None, rng_algorithm: RngAlgorithm::ChaCha, ..Config::default() };
+    TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha))
+}
+
+#[test]
+fn optimized_functions_behave_like_the_originals() {
+    let strategy =
+        (prop::collection::vec(step_strategy(), 1..48), any::<u16>(), prop::collection::vec(inputs_strategy(), 4));
+    let outcomes = Outcomes::default();
+    let result = runner(512).run(&strategy, |(steps, ret_sel, inputs)| check(&steps, ret_sel, &inputs, &outcomes));
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    // Both paths must be well exercised for the comparison to mean much.
+    let (returned, trapped) = outcomes.get();
+    eprintln!("original runs: {returned} returned, {trapped} trapped");
+    assert!(returned * 3 > returned + trapped, "{returned} returned, {trapped} trapped");
+    assert!(trapped * 10 > returned + trapped, "{returned} returned, {trapped} trapped");
+}
+
+/// Straight-line programs of pure arithmetic only: every instruction is in
+/// the e-graph, so this stresses folding and the algebraic rules.
+#[test]
+fn pure_arithmetic_behaves_like_the_original() {
+    let pure_step = step_strategy().prop_filter("pure steps only", |s| {
+        matches!(
+            s,
+            Step::Const { .. } | Step::Unary { .. } | Step::Binary { .. } | Step::Icmp { .. } | Step::Select { .. }
+        )
+    });
+    let strategy = (prop::collection::vec(pure_step, 1..64), any::<u16>(), prop::collection::vec(inputs_strategy(), 4));
+    let outcomes = Outcomes::default();
+    let result = runner(256).run(&strategy, |(steps, ret_sel, inputs)| check(&steps, ret_sel, &inputs, &outcomes));
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
+
+/// The generator itself must produce programs that exercise the rules:
+/// otherwise the tests above prove little.
+#[test]
+fn generated_programs_exercise_the_rules() {
+    let strategy = (prop::collection::vec(step_strategy(), 1..48), any::<u16>());
+    let mut runner = runner(1);
+    let mut totals: std::collections::BTreeMap<&'static str, usize> = Default::default();
+    let mut programs_with_loops = 0;
+    for _ in 0..300 {
+        let (steps, ret_sel) = strategy.new_tree(&mut runner).unwrap().current();
+        let f = build(&steps, ret_sel);
+        let (_, stats) = optimize(&f, &EgraphOptions::default());
+        for (name, n) in stats.rewrites {
+            *totals.entry(name).or_default() += n;
+        }
+        programs_with_loops += steps.iter().any(|s| matches!(s, Step::Loop { .. })) as usize;
+    }
+    for rule in
+        ["cse", "const-fold", "add-zero", "mul-zero", "and-zero", "shift-by-zero", "select-const-cond", "addr-add-fold"]
+    {
+        assert!(totals.get(rule).copied().unwrap_or(0) > 0, "{rule} never fired: {totals:?}");
+    }
+    assert!(programs_with_loops > 20);
+}

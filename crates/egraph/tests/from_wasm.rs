@@ -1,0 +1,287 @@
+//! End-to-end checks on IR made by the wasm frontend: wasm modules (the
+//! spec test suite's, and random ones from wasm-smith restricted to what the
+//! frontend translates) are translated, every function is optimized, and
+//! functions are run before and after optimization under the IR
+//! interpreter, calls included, each from a freshly instantiated state.
+//! Results, traps, memories and globals must agree.
+
+use arbitrary::Unstructured;
+use bulkhead_egraph::{optimize, EgraphOptions};
+use bulkhead_ir::interp::{self, Host, InterpError, Memories, State, Val};
+use bulkhead_ir::{FuncIdx, Function, Type};
+use bulkhead_wasm::{TranslateOptions, Translation};
+use wasm_smith::{Config, InstructionKind, InstructionKinds};
+
+/// Instructions per call; calls per top-level run.
+const FUEL: u64 = 20_000;
+const MAX_CALLS: u32 = 2_000;
+
+fn config() -> Config {
+    Config {
+        allow_floats: false,
+        simd_enabled: false,
+        relaxed_simd_enabled: false,
+        gc_enabled: false,
+        exceptions_enabled: false,
+        reference_types_enabled: false,
+        threads_enabled: false,
+        memory64_enabled: false,
+        tail_call_enabled: false,
+        wide_arithmetic_enabled: false,
+        saturating_float_to_int_enabled: false,
+        compact_imports_enabled: false,
+        custom_page_sizes_enabled: true,
+        max_memories: 3,
+        max_tables: 0,
+        max_imports: 0,
+        max_memory32_bytes: 1 << 17,
+        memory_max_size_required: true,
+        export_everything: true,
+        min_funcs: 1,
+        max_funcs: 6,
+        max_instructions: 60,
+        max_data_segments: 4,
+        max_element_segments: 0,
+        allowed_instructions: InstructionKinds::new(&[
+            InstructionKind::NumericInt,
+            InstructionKind::Parametric,
+            InstructionKind::Variable,
+            InstructionKind::MemoryInt,
+            InstructionKind::Control,
+        ]),
+        ..Config::default()
+    }
+}
+
+/// Runs calls by interpreting the module's own functions.
+struct ModuleHost<'a> {
+    functions: &'a [Function],
+    num_imported: u32,
+    calls: u32,
+    depth: u32,
+}
+
+impl Host for ModuleHost<'_> {
+    fn call(&mut self, func: FuncIdx, args: &[Val], state: &mut State) -> Result<Vec<Val>, InterpError> {
+        self.calls += 1;
+        if self.calls > MAX_CALLS || self.depth > 40 {
+            return Err(InterpError::OutOfFuel);
+        }
+        let Some(f) = func.0.checked_sub(self.num_imported).and_then(|i| self.functions.get(i as usize)) else {
+            return Err(InterpError::Fault(format!("call to {func}, not a defined function")));
+        };
+        self.depth += 1;
+        let r = interp::run(f, args, state, self, FUEL);
+        self.depth -= 1;
+        r
+    }
+}
+
+fn fresh_state(tr: &Translation) -> State {
+    let mems: Vec<(usize, u64)> = tr.env.memories.iter().map(|m| (m.reserved_bytes as usize, 0)).collect();
+    State {
+        memories: Memories::new(&mems),
+        globals: tr.env.globals.iter().map(|g| Val::zero(g.ty)).collect(),
+        data: tr.env.data.iter().map(|d| d.bytes.clone()).collect(),
+    }
+}
+
+/// Instantiates, then calls `func` (a module function index).
+fn run(tr: &Translation, functions: &[Function], func: u32, args: &[Val]) -> (Result<Vec<Val>, InterpError>, State) {
+    let mut state = fresh_state(tr);
+    let mut host = ModuleHost { functions, num_imported: tr.env.num_imported_funcs, calls: 0, depth: 0 };
+    match interp::run(&tr.instantiate, &[], &mut state, &mut host, FUEL) {
+        Ok(r) if r == vec![Val::I32(0)] => {}
+        other => return (other.map(|_| Vec::new()), state),
+    }
+    let r = host.call(FuncIdx(func), args, &mut state);
+    (r, state)
+}
+
+/// Optimizes every function; each must verify and the rewriting must
+/// saturate. Returns the optimized functions and adds to `totals`: functions
+/// that got smaller, instructions before, instructions after.
+fn optimize_all(tr: &Translation, totals: &mut (usize, usize, usize)) -> Vec<Function> {
+    tr.functions
+        .iter()
+        .map(|f| {
+            let (g, stats) = optimize(f, &EgraphOptions::default());
+            if let Err(e) = bulkhead_ir::verify(&g) {
+                panic!("{e}\noriginal:\n{f}\noptimized:\n{g}");
+            }
+            assert_eq!(stats.limit_hit, None, "{stats}\n{f}");
+            totals.0 += (stats.insts_after < stats.insts_before) as usize;
+            totals.1 += stats.insts_before;
+            totals.2 += stats.insts_after;
+            g
+        })
+        .collect()
+}
+
+/// Compares one call before and after optimization; false when the
+/// original did not finish (fuel, call depth, imports), so nothing was
+/// compared.
+fn compare(tr: &Translation, optimized: &[Function], func: u32, args: &[Val]) -> bool {
+    let (want, want_state) = run(tr, &tr.functions, func, args);
+    if matches!(want, Err(InterpError::OutOfFuel | InterpError::Fault(_))) {
+        return false;
+    }
+    let (got, got_state) = run(tr, optimized, func, args);
+    let k = (func - tr.env.num_imported_funcs) as usize;
+    assert!(
+        got == want && got_state == want_state,
+        "{}({args:?}): expected {want:?}, got {got:?} (states equal: {})\noriginal:\n{}\noptimized:\n{}",
+        tr.functions[k].name,
+        got_state == want_state,
+        tr.functions[k],
+        optimized[k]
+    );
+    true
+}
+
+#[test]
+fn spec_suite_functions_behave_like_the_originals() {
+    std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(check_spec_suite)
+        .unwrap()
+        .join()
+        .unwrap_or_else(|e| std::panic::resume_unwind(e));
+}
+
+fn check_spec_suite() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/spec-testsuite");
+    let mut files: Vec<_> = ["core", "custom-page-sizes"]
+        .iter()
+        .filter_map(|dir| std::fs::read_dir(root.join(dir)).ok())
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "wast"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        eprintln!("spec test suite not found under {}: skipped", root.display());
+        return;
+    }
+    let (mut modules, mut compared, mut totals) = (0, 0, (0, 0, 0));
+    for path in &files {
+        let text = std::fs::read_to_string(path).unwrap();
+        let Ok(buf) = wast::parser::ParseBuffer::new(&text) else { continue };
+        let Ok(script) = wast::parser::parse::<wast::Wast>(&buf) else { continue };
+        let mut current: Option<(Translation, Vec<Function>)> = None;
+        for directive in script.directives {
+            use wast::{WastDirective as D, WastExecute as E};
+            let invoke = match directive {
+                D::Module(mut quoted) => {
+                    current = quoted
+                        .encode()
+                        .ok()
+                        .and_then(|wasm| bulkhead_wasm::translate(&wasm, &TranslateOptions::default()).ok())
+                        .map(|tr| {
+                            let optimized = optimize_all(&tr, &mut totals);
+                            modules += 1;
+                            (tr, optimized)
+                        });
+                    continue;
+                }
+                D::Invoke(invoke) => invoke,
+                D::AssertReturn { exec: E::Invoke(invoke), .. } => invoke,
+                D::AssertTrap { exec: E::Invoke(invoke), .. } => invoke,
+                _ => continue,
+            };
+            let Some((tr, optimized)) = &current else { continue };
+            if invoke.module.is_some() {
+                continue;
+            }
+            let args: Option<Vec<Val>> = invoke
+                .args
+                .iter()
+                .map(|a| match a {
+                    wast::WastArg::Core(wast::core::WastArgCore::I32(x)) => Some(Val::I32(*x as u32)),
+                    wast::WastArg::Core(wast::core::WastArgCore::I64(x)) => Some(Val::I64(*x as u64)),
+                    _ => None,
+                })
+                .collect();
+            let Some(args) = args else { continue };
+            let Some(func) = tr.env.funcs.iter().position(|f| f.exports.iter().any(|e| e == invoke.name)) else {
+                continue;
+            };
+            if tr.env.funcs[func].import.is_some() {
+                continue;
+            }
+            compared += compare(tr, optimized, func as u32, &args) as usize;
+        }
+    }
+    eprintln!(
+        "spec suite: {} files, {modules} modules, {compared} calls compared; {} functions shrunk, \
+         instructions {} -> {}",
+        files.len(),
+        totals.0,
+        totals.1,
+        totals.2
+    );
+    assert!(modules > 300 && compared > 5000, "{modules} modules, {compared} calls compared");
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}
+
+#[test]
+fn optimized_wasm_functions_behave_like_the_originals() {
+    // The interpreter recurses once per wasm call.
+    std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(check_random_modules)
+        .unwrap()
+        .join()
+        .unwrap_or_else(|e| std::panic::resume_unwind(e));
+}
+
+fn check_random_modules() {
+    let mut rng = Rng(0x0e99_a7b1_5eed_0001);
+    let (mut modules, mut compared, mut totals) = (0, 0, (0, 0, 0));
+    for _ in 0..3000 {
+        let bytes: Vec<u8> = (0..32768).map(|_| rng.next() as u8).collect();
+        let Ok(module) = wasm_smith::Module::new(config(), &mut Unstructured::new(&bytes)) else { continue };
+        let Ok(tr) = bulkhead_wasm::translate(&module.to_bytes(), &TranslateOptions::default()) else { continue };
+        modules += 1;
+        let optimized = optimize_all(&tr, &mut totals);
+        for k in 0..tr.functions.len() {
+            let index = tr.env.num_imported_funcs + k as u32;
+            for seed in 0..3u64 {
+                let args: Vec<Val> = tr.functions[k]
+                    .sig
+                    .params
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &ty)| {
+                        let v = match (seed + i as u64) % 4 {
+                            0 => 0,
+                            1 => 1,
+                            2 => u64::MAX,
+                            _ => rng.next() % 70_000,
+                        };
+                        if ty == Type::I64 {
+                            Val::I64(v)
+                        } else {
+                            Val::I32(v as u32)
+                        }
+                    })
+                    .collect();
+                compared += compare(&tr, &optimized, index, &args) as usize;
+            }
+        }
+    }
+    eprintln!(
+        "wasm-smith: {modules} modules, {compared} calls compared; {} functions shrunk, instructions {} -> {}",
+        totals.0, totals.1, totals.2
+    );
+    assert!(modules > 1000 && compared > 500, "{modules} modules, {compared} calls compared");
+}

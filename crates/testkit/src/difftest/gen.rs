@@ -1,0 +1,944 @@
+//! Random multi-memory wasm programs over the subset bulkhead compiles (i32
+//! arithmetic, all i32 loads and stores, memory.size/grow/fill/copy/init,
+//! data.drop, globals, blocks and ifs with and without results, loops, br,
+//! br_if, br_table, return, unreachable, direct calls with 0-6 parameters
+//! and 1-3 results).
+//!
+//! Programs are built with a typed-stack discipline so every module
+//! validates: statements leave the stack as they found it, expressions push
+//! one i32. Loops are bounded by dedicated counter locals (no branch other
+//! than the counter's `br_if` targets a loop) and calls only go to
+//! higher-numbered functions, so every program terminates. Addresses are
+//! usually masked into the memory's minimum or maximum size, sometimes not,
+//! and static offsets are sometimes near 2^32, so in-bounds accesses,
+//! accesses that need a prior `memory.grow`, and out-of-bounds traps
+//! (including effective addresses above 4 GiB) are all exercised.
+//!
+//! Everything is drawn from one [`Rng`] seeded by the caller: the same seed
+//! and [`GenConfig`] give the same module on every machine.
+
+use std::borrow::Cow;
+
+use wasm_encoder::{
+    BlockType, CodeSection, ConstExpr, DataCountSection, DataSection, ExportKind, ExportSection, Function,
+    FunctionSection, GlobalSection, GlobalType, Instruction as I, MemArg, MemArgTarget, MemorySection,
+    MemoryType, Module, TypeSection, ValType,
+};
+
+/// Deterministic splitmix64: the same seed gives the same program on every
+/// machine, so a failing seed can be replayed.
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed ^ 0x9E37_79B9_7F4A_7C15)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in `0..n` (0 when `n` is 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+    /// An i32 biased towards the edge values that break code generators
+    /// (immediate-encoding limits, shift amounts, sign boundaries).
+    pub fn interesting_i32(&mut self) -> i32 {
+        match self.below(10) {
+            0 => *self.pick(&[
+                0,
+                1,
+                -1,
+                i32::MIN,
+                i32::MAX,
+                2,
+                31,
+                32,
+                33,
+                255,
+                256,
+                257,
+                4095,
+                4096,
+                65535,
+                65536,
+                0x00FF_00FF,
+                0xFF00_FF00u32 as i32,
+                0x1FE,
+                -256,
+            ]),
+            1..=4 => self.below(64) as i32 - 8,
+            5 => self.below(1 << 16) as i32,
+            6 => -(self.below(1 << 12) as i32),
+            _ => self.next_u64() as i32,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct GenConfig {
+    pub max_memories: u32,
+    pub max_functions: u32,
+    pub calls_per_module: u32,
+    /// Emit memory.fill / memory.copy (across memories too) / memory.init /
+    /// data.drop.
+    pub bulk_memory: bool,
+    /// Nesting depth of statements in function bodies (3 by default).
+    pub max_stmt_depth: u32,
+    /// Depth of expression trees: each function draws its own from
+    /// `max_expr_depth - 2 ..= max_expr_depth` (5 by default), so some
+    /// functions need many registers at once.
+    pub max_expr_depth: u32,
+    /// Percentage of memory accesses, bulk operations and divisors drawn
+    /// without regard to bounds or zero (the rest are in bounds of the
+    /// memory's minimum size, or nonzero): a trap ends the call, so a high
+    /// rate would leave most of every program unexecuted.
+    pub risky_percent: u64,
+}
+
+impl Default for GenConfig {
+    fn default() -> Self {
+        GenConfig {
+            max_memories: 4,
+            max_functions: 4,
+            calls_per_module: 4,
+            bulk_memory: true,
+            max_stmt_depth: 3,
+            max_expr_depth: 5,
+            risky_percent: 1,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct MemorySpec {
+    pub page_size_log2: u32,
+    pub min_pages: u64,
+    pub max_pages: u64,
+}
+
+impl MemorySpec {
+    pub fn min_bytes(&self) -> u64 {
+        self.min_pages << self.page_size_log2
+    }
+    pub fn max_bytes(&self) -> u64 {
+        self.max_pages << self.page_size_log2
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct GeneratedModule {
+    pub wasm: Vec<u8>,
+    pub memories: Vec<MemorySpec>,
+    /// Mutable i32 globals, exported as `g0, g1, ...`.
+    pub num_globals: u32,
+    /// Calls of the export `run` (two i32 params, one i32 result), in order,
+    /// on one instance.
+    pub calls: Vec<[i32; 2]>,
+}
+
+/// The export every generated module calls: function 0, `(i32, i32) -> i32`.
+pub const ENTRY_EXPORT: &str = "run";
+
+/// A function signature: all parameters and results are i32.
+#[derive(Clone, Copy, Debug)]
+struct Sig {
+    params: u32,
+    results: u32,
+}
+
+/// An enclosing label, innermost last in [`FuncGen::labels`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Label {
+    /// A loop: only its own counter's `br_if` targets it (anything else
+    /// could loop forever).
+    Loop,
+    /// A block or if without results.
+    Empty,
+    /// A block or if with one i32 result: branches to it carry a value.
+    Value,
+}
+
+struct FuncGen<'a> {
+    rng: &'a mut Rng,
+    cfg: &'a GenConfig,
+    memories: &'a [MemorySpec],
+    sigs: &'a [Sig],
+    num_globals: u32,
+    num_passive: u32,
+    passive_lens: &'a [u32],
+    /// Index of this function (calls go only to higher indices).
+    index: u32,
+    /// Locals 0..params are params, then scratch locals, then one loop
+    /// counter per nesting level.
+    num_locals: u32,
+    first_counter: u32,
+    max_loop_depth: u32,
+    /// A local only the divisor guard uses.
+    temp: u32,
+    loop_depth: u32,
+    labels: Vec<Label>,
+    /// How many expression-level blocks (if/block with a result) enclose
+    /// the code being generated: statements inside them use smaller
+    /// expressions and open no further blocks, which bounds the program
+    /// size (otherwise each statement's expression could open a block of
+    /// statements with full-size expressions, and so on).
+    expr_blocks: u32,
+    /// This function's expression depth (see [`GenConfig::max_expr_depth`]).
+    expr_depth: u32,
+    body: Vec<I<'static>>,
+}
+
+impl FuncGen<'_> {
+    fn emit(&mut self, i: I<'static>) {
+        self.body.push(i);
+    }
+
+    fn sig(&self) -> Sig {
+        self.sigs[self.index as usize]
+    }
+
+    /// A parameter or scratch local (never a loop counter).
+    fn scratch_local(&mut self) -> u32 {
+        self.rng.below(self.num_locals as u64) as u32
+    }
+
+    fn memory(&mut self) -> u32 {
+        self.rng.below(self.memories.len() as u64) as u32
+    }
+
+    fn risky(&mut self) -> bool {
+        self.rng.chance(self.cfg.risky_percent)
+    }
+
+    /// Replaces the i32 on top of the stack, `x`, by `x + (x == 0)`.
+    fn nonzero(&mut self) {
+        self.emit(I::LocalTee(self.temp));
+        self.emit(I::LocalGet(self.temp));
+        self.emit(I::I32Eqz);
+        self.emit(I::I32Add);
+    }
+
+    /// A memory for an access expected to be in bounds: one with room for
+    /// a 4-byte access at offset 15, if there is one.
+    fn roomy_memory(&mut self) -> u32 {
+        let roomy: Vec<u32> = (0..self.memories.len() as u32).filter(|&k| self.memories[k as usize].min_bytes() >= 32).collect();
+        if roomy.is_empty() {
+            self.memory()
+        } else {
+            roomy[self.rng.below(roomy.len() as u64) as usize]
+        }
+    }
+
+    fn leaf(&mut self) {
+        match self.rng.below(5) {
+            0 | 1 => {
+                let l = self.scratch_local();
+                self.emit(I::LocalGet(l));
+            }
+            2 if self.num_globals > 0 => {
+                let g = self.rng.below(self.num_globals as u64) as u32;
+                self.emit(I::GlobalGet(g));
+            }
+            _ => {
+                let c = self.rng.interesting_i32();
+                self.emit(I::I32Const(c));
+            }
+        }
+    }
+
+    /// Pushes one i32.
+    fn expr(&mut self, depth: u32) {
+        if depth == 0 || self.rng.chance(20) {
+            self.leaf();
+            return;
+        }
+        match self.rng.below(24) {
+            0..=5 => {
+                self.expr(depth - 1);
+                let op = self.rng.pick(&BINARY).clone();
+                self.expr(depth - 1);
+                if is_division(&op) && !self.risky() {
+                    self.nonzero();
+                }
+                self.emit(op);
+            }
+            6 => {
+                self.expr(depth - 1);
+                let op = self.rng.pick(&UNARY).clone();
+                self.emit(op);
+            }
+            7 | 8 => {
+                self.expr(depth - 1);
+                self.expr(depth - 1);
+                let op = self.rng.pick(&COMPARE).clone();
+                self.emit(op);
+            }
+            9 => {
+                self.expr(depth - 1);
+                self.expr(depth - 1);
+                self.expr(depth - 1);
+                let select = if self.rng.chance(50) { I::Select } else { I::TypedSelect(ValType::I32) };
+                self.emit(select);
+            }
+            10..=13 => self.load(depth - 1),
+            14 => {
+                let mem = self.memory();
+                self.emit(I::MemorySize(mem));
+            }
+            15 => {
+                // memory.grow as a value: the old size in pages or -1.
+                let mem = self.memory();
+                self.grow_delta(depth - 1);
+                self.emit(I::MemoryGrow(mem));
+            }
+            16 | 17 if self.index + 1 < self.sigs.len() as u32 => self.call(depth - 1),
+            18 => {
+                let l = self.scratch_local();
+                self.expr(depth - 1);
+                self.emit(I::LocalTee(l));
+            }
+            19..=21 if self.expr_blocks > 0 => self.load(depth - 1),
+            19 => {
+                // if with a result: a value merging two paths.
+                self.expr(depth - 1);
+                self.emit(I::If(BlockType::Result(ValType::I32)));
+                self.labels.push(Label::Value);
+                self.inline_stmts();
+                self.expr(depth - 1);
+                self.emit(I::Else);
+                self.inline_stmts();
+                self.expr(depth - 1);
+                self.labels.pop();
+                self.emit(I::End);
+            }
+            20 => {
+                // A block with a result left early by br_if carrying a value:
+                // the value stays on the stack when the branch is not taken.
+                self.emit(I::Block(BlockType::Result(ValType::I32)));
+                self.labels.push(Label::Value);
+                self.inline_stmts();
+                self.expr(depth - 1);
+                self.expr(depth - 1);
+                self.emit(I::BrIf(0));
+                self.inline_stmts();
+                self.expr(depth - 1);
+                let op = self.rng.pick(&BINARY[..10]).clone();
+                self.emit(op);
+                self.labels.pop();
+                self.emit(I::End);
+            }
+            21 => {
+                // br_table selecting among enclosing value labels (and this block).
+                self.emit(I::Block(BlockType::Result(ValType::I32)));
+                self.labels.push(Label::Value);
+                self.inline_stmts();
+                self.expr(depth - 1);
+                self.expr(depth - 1);
+                let (targets, default) = self.table_targets(Label::Value);
+                self.emit(I::BrTable(Cow::Owned(targets), default));
+                self.labels.pop();
+                self.emit(I::End);
+            }
+            _ => self.load(depth - 1),
+        }
+    }
+
+    /// A `br_table` target list over the enclosing labels of `kind`
+    /// (there is always at least one: the innermost label).
+    fn table_targets(&mut self, kind: Label) -> (Vec<u32>, u32) {
+        let candidates = self.label_depths(kind);
+        let n = self.rng.below(5) as usize;
+        let targets = (0..n).map(|_| candidates[self.rng.below(candidates.len() as u64) as usize]).collect();
+        let default = *self.rng.pick(&candidates);
+        (targets, default)
+    }
+
+    /// Relative depths of the enclosing labels of `kind`.
+    fn label_depths(&self, kind: Label) -> Vec<u32> {
+        self.labels.iter().rev().enumerate().filter(|(_, &l)| l == kind).map(|(d, _)| d as u32).collect()
+    }
+
+    /// A few simple statements inside an expression-level block.
+    fn inline_stmts(&mut self) {
+        self.expr_blocks += 1;
+        for _ in 0..self.rng.below(3) {
+            self.stmt(0);
+        }
+        self.expr_blocks -= 1;
+    }
+
+    /// Expression depth for the operands of a statement.
+    fn stmt_expr_depth(&self) -> u32 {
+        if self.expr_blocks > 0 {
+            1
+        } else {
+            self.expr_depth
+        }
+    }
+
+    fn grow_delta(&mut self, depth: u32) {
+        if self.rng.chance(75) {
+            let delta = *self.rng.pick(&[0, 0, 1, 1, 2, 3, 100, 1000, -1]);
+            self.emit(I::I32Const(delta));
+        } else {
+            self.expr(depth);
+        }
+    }
+
+    fn call(&mut self, depth: u32) {
+        let callee = self.index + 1 + self.rng.below((self.sigs.len() as u32 - self.index - 1) as u64) as u32;
+        let sig = self.sigs[callee as usize];
+        for _ in 0..sig.params {
+            self.expr(depth.min(2));
+        }
+        self.emit(I::Call(callee));
+        // Fold multiple results into one value.
+        for _ in 1..sig.results {
+            let op = self.rng.pick(&BINARY[..10]).clone();
+            self.emit(op);
+        }
+    }
+
+    fn memarg(&mut self, mem: u32, offset: u64, width: u32) -> MemArg {
+        // Any alignment hint up to the natural one is valid and must not
+        // change the semantics (wasm accesses may be misaligned whatever
+        // the hint says).
+        let natural = width.trailing_zeros();
+        let align = self.rng.below(natural as u64 + 1) as u32;
+        MemArg { offset, align, target: MemArgTarget::Memory(mem), ordering: None }
+    }
+
+    fn load(&mut self, depth: u32) {
+        let (mem, offset, width) = self.address(depth);
+        let arg = self.memarg(mem, offset, width);
+        let signed = self.rng.chance(50);
+        self.emit(match (width, signed) {
+            (1, true) => I::I32Load8S(arg),
+            (1, false) => I::I32Load8U(arg),
+            (2, true) => I::I32Load16S(arg),
+            (2, false) => I::I32Load16U(arg),
+            _ => I::I32Load(arg),
+        });
+    }
+
+    /// Picks a memory and an access width, pushes a wasm address for it;
+    /// returns the memory, static offset and width.
+    fn address(&mut self, depth: u32) -> (u32, u64, u32) {
+        let width = *self.rng.pick(&[1u32, 2, 4]);
+        if self.rng.chance(3) {
+            // Within the declared maximum: in bounds only after enough
+            // memory.grow (which the programs do often).
+            let mem = self.memory();
+            let spec = &self.memories[mem as usize];
+            let mask = (spec.max_bytes().next_power_of_two().max(1) - 1) as i32;
+            let offset = self.rng.below(8);
+            self.expr(depth);
+            self.emit(I::I32Const(mask));
+            self.emit(I::I32And);
+            return (mem, offset, width);
+        }
+        if !self.risky() {
+            // In bounds of the minimum size (memories never shrink): the
+            // address is masked to a power of two that leaves room for the
+            // offset and the width.
+            let mem = self.roomy_memory();
+            let min = self.memories[mem as usize].min_bytes();
+            if min >= 32 {
+                let offset = if self.rng.chance(60) { 0 } else { self.rng.below(16) };
+                let room = min - offset - width as u64 + 1;
+                let mask = (1u64 << (63 - room.leading_zeros())) - 1;
+                self.expr(depth);
+                self.emit(I::I32Const(mask as i32));
+                self.emit(I::I32And);
+                return (mem, offset, width);
+            }
+        }
+        let mem = self.memory();
+        let spec = &self.memories[mem as usize];
+        let (min, max) = (spec.min_bytes(), spec.max_bytes());
+        let offset = match self.rng.below(10) {
+            0 | 1 => self.rng.below(min + 8),
+            2 => max.saturating_sub(self.rng.below(8)),
+            // Effective address above 4 GiB: must trap, not wrap.
+            3 => u32::MAX as u64 - self.rng.below(8),
+            4 => 0x8000_0000,
+            5 | 6 => 0,
+            _ => self.rng.below(16),
+        };
+        self.expr(depth);
+        match self.rng.below(4) {
+            0 => {} // unmasked: usually far out of bounds
+            1 | 2 => {
+                // Within the declared maximum: in bounds only after a grow.
+                let mask = (max.next_power_of_two().max(1) - 1) as i32;
+                self.emit(I::I32Const(mask));
+                self.emit(I::I32And);
+            }
+            _ => {
+                // Below the next power of two of the minimum size: traps
+                // near the boundary when min is not a power of two.
+                let mask = (min.next_power_of_two().max(1) - 1) as i32;
+                self.emit(I::I32Const(mask));
+                self.emit(I::I32And);
+            }
+        }
+        (mem, offset, width)
+    }
+
+    fn store(&mut self) {
+        let (mem, offset, width) = self.address(2);
+        self.expr(self.stmt_expr_depth());
+        let arg = self.memarg(mem, offset, width);
+        self.emit(match width {
+            1 => I::I32Store8(arg),
+            2 => I::I32Store16(arg),
+            _ => I::I32Store(arg),
+        });
+    }
+
+    /// A statement that needs no nesting (allowed inside expressions).
+    fn simple_stmt(&mut self) {
+        match self.rng.below(20) {
+            0..=4 => {
+                let l = self.scratch_local();
+                self.expr(self.stmt_expr_depth());
+                self.emit(I::LocalSet(l));
+            }
+            5..=9 => self.store(),
+            10 | 11 if self.num_globals > 0 => {
+                let g = self.rng.below(self.num_globals as u64) as u32;
+                self.expr(self.stmt_expr_depth());
+                self.emit(I::GlobalSet(g));
+            }
+            12 => {
+                let mem = self.memory();
+                self.grow_delta(1);
+                self.emit(I::MemoryGrow(mem));
+                let l = self.scratch_local();
+                self.emit(I::LocalSet(l));
+            }
+            13 if self.cfg.bulk_memory => {
+                let mem = self.memory();
+                let len = self.bulk_length();
+                self.bulk_operand(mem, len);
+                self.expr(2);
+                self.emit_length(len);
+                self.emit(I::MemoryFill(mem));
+            }
+            14 if self.cfg.bulk_memory => {
+                let dst_mem = self.memory();
+                // Same memory half the time: overlapping copies in both
+                // directions (memmove semantics).
+                let src_mem = if self.rng.chance(50) { dst_mem } else { self.memory() };
+                let len = self.bulk_length();
+                self.bulk_operand(dst_mem, len);
+                self.bulk_operand(src_mem, len);
+                self.emit_length(len);
+                self.emit(I::MemoryCopy { src_mem, dst_mem });
+            }
+            15 if self.cfg.bulk_memory && self.num_passive > 0 => {
+                let mem = self.memory();
+                let data_index = self.rng.below(self.num_passive as u64) as u32;
+                let seg_len = self.passive_lens[data_index as usize] as i64;
+                let (src, len) = if self.risky() {
+                    (*self.rng.pick(&[0, 0, 1, 3, 8, 30, 40]), self.bulk_length())
+                } else {
+                    let len = self.rng.below(seg_len as u64 + 1) as i64;
+                    (self.rng.below((seg_len - len) as u64 + 1) as i64, Some(len as i32))
+                };
+                self.bulk_operand(mem, len);
+                self.emit(I::I32Const(src as i32));
+                self.emit_length(len);
+                self.emit(I::MemoryInit { mem, data_index });
+            }
+            16 if self.cfg.bulk_memory && self.num_passive > 0 && self.risky() => {
+                let data_index = self.rng.below(self.num_passive as u64) as u32;
+                self.emit(I::DataDrop(data_index));
+            }
+            17 => self.branch(),
+            _ => {
+                self.expr(self.stmt_expr_depth());
+                self.emit(I::Drop);
+            }
+        }
+    }
+
+    /// A branch out of enclosing blocks: br_if (mostly), br or br_table.
+    fn branch(&mut self) {
+        let value_labels = self.label_depths(Label::Value);
+        let empty_labels = self.label_depths(Label::Empty);
+        let kind = match (value_labels.is_empty(), empty_labels.is_empty()) {
+            (true, true) => {
+                // Only loops or the function body around: nothing to target.
+                self.expr(2);
+                self.emit(I::Drop);
+                return;
+            }
+            (false, true) => Label::Value,
+            (true, false) => Label::Empty,
+            (false, false) => *self.rng.pick(&[Label::Value, Label::Empty]),
+        };
+        if kind == Label::Value {
+            self.expr(2);
+        }
+        match self.rng.below(10) {
+            0..=6 => {
+                self.expr(2);
+                let candidates = self.label_depths(kind);
+                let target = *self.rng.pick(&candidates);
+                self.emit(I::BrIf(target));
+                if kind == Label::Value {
+                    self.emit(I::Drop);
+                }
+            }
+            7 => {
+                // Unconditional: the rest of this block is dead code, which
+                // must still compile.
+                let candidates = self.label_depths(kind);
+                let target = *self.rng.pick(&candidates);
+                self.emit(I::Br(target));
+            }
+            _ => {
+                self.expr(2);
+                let (targets, default) = self.table_targets(kind);
+                self.emit(I::BrTable(Cow::Owned(targets), default));
+            }
+        }
+    }
+
+    fn stmt(&mut self, depth: u32) {
+        if depth == 0 {
+            self.simple_stmt();
+            return;
+        }
+        match self.rng.below(16) {
+            0..=5 => self.simple_stmt(),
+            6 | 7 => {
+                self.expr(2);
+                self.emit(I::If(BlockType::Empty));
+                self.labels.push(Label::Empty);
+                self.stmts(depth - 1);
+                if self.rng.chance(50) {
+                    self.emit(I::Else);
+                    self.stmts(depth - 1);
+                }
+                self.labels.pop();
+                self.emit(I::End);
+            }
+            8 | 9 => {
+                self.emit(I::Block(BlockType::Empty));
+                self.labels.push(Label::Empty);
+                self.stmts(depth - 1);
+                self.branch();
+                self.stmts(depth - 1);
+                self.labels.pop();
+                self.emit(I::End);
+            }
+            10 | 11 if self.loop_depth < self.max_loop_depth => {
+                let counter = self.first_counter + self.loop_depth;
+                let trips = 1 + self.rng.below(6) as i32;
+                self.emit(I::I32Const(trips));
+                self.emit(I::LocalSet(counter));
+                self.emit(I::Loop(BlockType::Empty));
+                self.loop_depth += 1;
+                self.labels.push(Label::Loop);
+                self.stmts(depth - 1);
+                self.emit(I::LocalGet(counter));
+                self.emit(I::I32Const(1));
+                self.emit(I::I32Sub);
+                self.emit(I::LocalTee(counter));
+                self.emit(I::BrIf(0));
+                self.labels.pop();
+                self.loop_depth -= 1;
+                self.emit(I::End);
+            }
+            12 if self.rng.chance(40) => {
+                // An early return, usually conditional.
+                let conditional = self.rng.chance(80);
+                if conditional {
+                    self.expr(2);
+                    self.emit(I::If(BlockType::Empty));
+                    self.labels.push(Label::Empty);
+                }
+                for _ in 0..self.sig().results {
+                    self.expr(2);
+                }
+                self.emit(I::Return);
+                if conditional {
+                    self.labels.pop();
+                    self.emit(I::End);
+                }
+            }
+            13 if self.rng.chance(5) => {
+                self.expr(2);
+                self.emit(I::If(BlockType::Empty));
+                self.emit(I::Unreachable);
+                self.emit(I::End);
+            }
+            14 if self.index + 1 < self.sigs.len() as u32 => {
+                self.call(2);
+                self.emit(I::Drop);
+            }
+            _ => self.simple_stmt(),
+        }
+    }
+
+    /// Pushes a start index for a bulk operation of `len` bytes (`None`:
+    /// a computed length) on `mem`: in bounds of the minimum size unless
+    /// risky.
+    fn bulk_operand(&mut self, mem: u32, len: Option<i32>) {
+        let min = self.memories[mem as usize].min_bytes();
+        match len {
+            Some(len) if !self.risky() => {
+                // Lengths are small constants; clamp the start so the range
+                // fits even when it cannot (then this traps, rarely).
+                let len = (len as u64).min(min);
+                let at = self.rng.below(min - len + 1) as i32;
+                self.emit(I::I32Const(at));
+            }
+            _ if self.rng.chance(70) => {
+                let at = self.rng.below(min + 4) as i32;
+                self.emit(I::I32Const(at));
+            }
+            _ => self.expr(1),
+        }
+    }
+
+    /// Chooses a bulk length: `Some` constant, or `None` for a computed one.
+    fn bulk_length(&mut self) -> Option<i32> {
+        if self.risky() && self.rng.chance(50) {
+            None
+        } else {
+            // At most 64: every memory with a nonzero minimum has room.
+            Some(*self.rng.pick(&[0, 1, 2, 3, 4, 7, 8, 16, 33, 64]))
+        }
+    }
+
+    fn emit_length(&mut self, len: Option<i32>) {
+        match len {
+            Some(len) => self.emit(I::I32Const(len)),
+            None => self.expr(1),
+        }
+    }
+
+    fn stmts(&mut self, depth: u32) {
+        let n = 1 + self.rng.below(4);
+        for _ in 0..n {
+            self.stmt(depth);
+        }
+    }
+}
+
+const BINARY: [I<'static>; 15] = [
+    I::I32Add,
+    I::I32Sub,
+    I::I32Mul,
+    I::I32And,
+    I::I32Or,
+    I::I32Xor,
+    I::I32Shl,
+    I::I32ShrS,
+    I::I32ShrU,
+    I::I32Rotl,
+    // Trapping operators last (`call` folds results with the others).
+    I::I32Rotr,
+    I::I32DivS,
+    I::I32DivU,
+    I::I32RemS,
+    I::I32RemU,
+];
+
+fn is_division(op: &I<'_>) -> bool {
+    matches!(op, I::I32DivS | I::I32DivU | I::I32RemS | I::I32RemU)
+}
+
+const UNARY: [I<'static>; 6] = [I::I32Clz, I::I32Ctz, I::I32Popcnt, I::I32Eqz, I::I32Extend8S, I::I32Extend16S];
+
+const COMPARE: [I<'static>; 10] = [
+    I::I32Eq,
+    I::I32Ne,
+    I::I32LtS,
+    I::I32LtU,
+    I::I32GtS,
+    I::I32GtU,
+    I::I32LeS,
+    I::I32LeU,
+    I::I32GeS,
+    I::I32GeU,
+];
+
+pub fn generate(seed: u64, cfg: &GenConfig) -> GeneratedModule {
+    let mut rng = Rng::new(seed);
+    let num_memories = 1 + rng.below(cfg.max_memories.max(1) as u64) as u32;
+    let memories: Vec<MemorySpec> = (0..num_memories)
+        .map(|_| {
+            if rng.chance(50) {
+                // 64 KiB pages; sometimes none at first, so every access
+                // traps until memory.grow.
+                let min = if rng.chance(10) { 0 } else { 1 };
+                MemorySpec { page_size_log2: 16, min_pages: min, max_pages: min + rng.below(2) }
+            } else {
+                // Custom page size 1: a small MCU-sized memory.
+                let min = 64 + rng.below(448);
+                MemorySpec { page_size_log2: 0, min_pages: min, max_pages: min + rng.below(2048) }
+            }
+        })
+        .collect();
+    let num_globals = rng.below(4) as u32;
+    let num_funcs = 1 + rng.below(cfg.max_functions.max(1) as u64) as u32;
+    let sigs: Vec<Sig> = (0..num_funcs)
+        .map(|i| {
+            if i == 0 {
+                Sig { params: 2, results: 1 }
+            } else {
+                // Up to 6 parameters: the AAPCS passes the 5th and 6th on
+                // the stack.
+                let results = if rng.chance(80) { 1 } else { 2 + rng.below(2) as u32 };
+                Sig { params: rng.below(7) as u32, results }
+            }
+        })
+        .collect();
+    let num_passive = if cfg.bulk_memory { rng.below(3) as u32 } else { 0 };
+
+    let mut module = Module::new();
+    let mut types = TypeSection::new();
+    for s in &sigs {
+        types.ty().function(vec![ValType::I32; s.params as usize], vec![ValType::I32; s.results as usize]);
+    }
+    module.section(&types);
+
+    let mut funcs = FunctionSection::new();
+    for i in 0..num_funcs {
+        funcs.function(i);
+    }
+    module.section(&funcs);
+
+    let mut mems = MemorySection::new();
+    for m in &memories {
+        mems.memory(MemoryType {
+            minimum: m.min_pages,
+            maximum: Some(m.max_pages),
+            memory64: false,
+            shared: false,
+            page_size_log2: (m.page_size_log2 != 16).then_some(m.page_size_log2),
+        });
+    }
+    module.section(&mems);
+
+    let mut globals = GlobalSection::new();
+    for _ in 0..num_globals {
+        let init = rng.interesting_i32();
+        globals.global(
+            GlobalType { val_type: ValType::I32, mutable: true, shared: false },
+            &ConstExpr::i32_const(init),
+        );
+    }
+    module.section(&globals);
+
+    let mut exports = ExportSection::new();
+    exports.export(ENTRY_EXPORT, ExportKind::Func, 0);
+    for k in 0..num_memories {
+        exports.export(&format!("mem{k}"), ExportKind::Memory, k);
+    }
+    for k in 0..num_globals {
+        exports.export(&format!("g{k}"), ExportKind::Global, k);
+    }
+    module.section(&exports);
+
+    // Passive segments come first in the data section, so their indices
+    // are 0..num_passive; the data count section lets code refer to them.
+    let mut data = DataSection::new();
+    let mut passive_lens = Vec::new();
+    for _ in 0..num_passive {
+        let len = rng.below(40);
+        passive_lens.push(len as u32);
+        let bytes: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
+        data.passive(bytes);
+    }
+    for (k, m) in memories.iter().enumerate() {
+        for _ in 0..rng.below(3) {
+            // Rarely one that does not fit: instantiation must trap.
+            let misfit = rng.chance(2);
+            let len = 1 + rng.below(24.min(m.min_bytes()).max(1));
+            if m.min_bytes() < len && !misfit {
+                continue;
+            }
+            let fits = m.min_bytes().saturating_sub(len) + 1;
+            let at = if misfit { fits + rng.below(8) } else { rng.below(fits) };
+            let bytes: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
+            data.active(k as u32, &ConstExpr::i32_const(at as i32), bytes);
+        }
+    }
+    module.section(&DataCountSection { count: data.len() });
+
+    let mut code = CodeSection::new();
+    for index in 0..num_funcs {
+        let sig = sigs[index as usize];
+        let num_scratch = 1 + rng.below(8) as u32;
+        let max_loop_depth = 2;
+        let num_locals = sig.params + num_scratch;
+        let expr_depth = cfg.max_expr_depth.saturating_sub(rng.below(3) as u32).max(1);
+        let mut g = FuncGen {
+            rng: &mut rng,
+            cfg,
+            memories: &memories,
+            sigs: &sigs,
+            num_globals,
+            num_passive,
+            passive_lens: &passive_lens,
+            index,
+            num_locals,
+            first_counter: num_locals,
+            max_loop_depth,
+            temp: num_locals + max_loop_depth,
+            loop_depth: 0,
+            labels: Vec::new(),
+            expr_blocks: 0,
+            expr_depth,
+            body: Vec::new(),
+        };
+        g.stmts(cfg.max_stmt_depth);
+        for _ in 0..sig.results {
+            g.expr(expr_depth);
+        }
+        g.emit(I::End);
+        let mut f = Function::new([(num_scratch + max_loop_depth + 1, ValType::I32)]);
+        for i in &g.body {
+            f.instruction(i);
+        }
+        code.function(&f);
+    }
+    module.section(&code);
+    module.section(&data);
+
+    let calls = (0..cfg.calls_per_module).map(|_| [rng.interesting_i32(), rng.interesting_i32()]).collect();
+    GeneratedModule { wasm: module.finish(), memories, num_globals, calls }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_modules_validate_and_are_deterministic() {
+        let cfg = GenConfig::default();
+        for seed in 0..300 {
+            let m = generate(seed, &cfg);
+            wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+                .validate_all(&m.wasm)
+                .unwrap_or_else(|e| panic!("seed {seed}: invalid module: {e}"));
+            assert_eq!(m.wasm, generate(seed, &cfg).wasm, "seed {seed} is not deterministic");
+        }
+    }
+}

@@ -1,0 +1,370 @@
+//! Lower + allocate (with regalloc2's checker) + emit for IR functions
+//! covering every instruction the backend handles. Execution against
+//! independent expectations is in tests/exec_qemu.rs.
+
+use crate::*;
+use bulkhead_ir::*;
+
+pub(crate) fn isa() -> TargetIsa {
+    TargetIsa {
+        cpu: Cpu::CortexM4,
+        hard_float: false,
+    }
+}
+
+pub(crate) fn module(funcs: Vec<Signature>) -> ModuleInfo {
+    ModuleInfo {
+        funcs,
+        globals: vec![Type::I32; 4],
+        num_memories: 3,
+    }
+}
+
+fn sig(params: usize, results: usize) -> Signature {
+    Signature {
+        params: vec![Type::I32; params],
+        results: vec![Type::I32; results],
+    }
+}
+
+fn compile(f: &Function) -> CompiledFunction {
+    verify(f).unwrap_or_else(|e| panic!("IR does not verify: {e}"));
+    let m = module(vec![sig(2, 1), sig(6, 1), sig(1, 2)]);
+    compile_function_checked(f, &m, &isa(), &BackendOptions { emit_asm: true })
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn new_fn(name: &str, params: usize, results: usize) -> Function {
+    Function::new(FuncIdx(0), name, sig(params, results))
+}
+
+#[test]
+fn add_two_params() {
+    let mut f = new_fn("add", 2, 1);
+    let mut b = FunctionBuilder::new(&mut f);
+    let e = b.create_block();
+    b.switch_to_block(e);
+    let x = b.append_block_param(e, Type::I32);
+    let y = b.append_block_param(e, Type::I32);
+    let s = b.binary(BinaryOp::Add, x, y);
+    b.ret(&[s]);
+    let c = compile(&f);
+    let asm = c.asm.unwrap();
+    println!("{asm}");
+    assert!(
+        asm.contains("add.w r0, r0, r1") || asm.contains("add.w r0, r1, r0"),
+        "{asm}"
+    );
+    assert!(asm.contains("bx lr"), "{asm}");
+}
+
+fn mem_fn() -> Function {
+    // fn(i, v) { bounds(mem0, i, 4); mem0[i+8] = v; bounds(mem1,i,4); r = mem1[i]; r + mem0[i] }
+    let mut f = new_fn("mem", 2, 1);
+    let mut b = FunctionBuilder::new(&mut f);
+    let e = b.create_block();
+    b.switch_to_block(e);
+    let i = b.append_block_param(e, Type::I32);
+    let v = b.append_block_param(e, Type::I32);
+    b.bounds_check(MemIdx(0), i, 12);
+    let a0 = b.mem_addr(MemIdx(0), i);
+    b.store(StoreKind::I32, a0, v, 8);
+    b.bounds_check(MemIdx(1), i, 4);
+    let a1 = b.mem_addr(MemIdx(1), i);
+    let r = b.load(LoadKind::I32, a1, 0);
+    let r0 = b.load(LoadKind::I32, a0, 0);
+    let s = b.binary(BinaryOp::Add, r, r0);
+    b.ret(&[s]);
+    f
+}
+
+#[test]
+fn pinned_memory_base_is_r11_and_other_bases_are_materialized() {
+    let c = compile(&mem_fn());
+    let asm = c.asm.clone().unwrap();
+    assert_eq!(c.dominant_memory, Some(0), "{asm}");
+    // R11 saved, loaded once from mem0 in the prologue, used for accesses.
+    assert!(asm.contains("push.w {r11, lr}"), "{asm}");
+    assert!(asm.contains("pop.w {r11, pc}"), "{asm}");
+    let mem0_relocs: Vec<_> = c
+        .relocs
+        .iter()
+        .filter(|r| r.target == RelocTarget::MemoryBase(0))
+        .collect();
+    assert_eq!(mem0_relocs.len(), 2, "{asm}");
+    assert_eq!(mem0_relocs[0].kind, RelocKind::ThumbMovwAbsNc);
+    assert_eq!(mem0_relocs[1].kind, RelocKind::ThumbMovtAbs);
+    assert_eq!(mem0_relocs[1].offset, mem0_relocs[0].offset + 4);
+    assert!(
+        asm.contains("r11, r0]") || asm.contains("add.w r2, r11"),
+        "{asm}"
+    );
+    // Memory 1's base is a MOVW/MOVT pair in the body.
+    assert_eq!(
+        c.relocs
+            .iter()
+            .filter(|r| r.target == RelocTarget::MemoryBase(1))
+            .count(),
+        2
+    );
+    // One shared out-of-bounds island at the end.
+    assert!(asm.trim_end().ends_with("udf #2"), "{asm}");
+    assert_eq!(&c.code[c.code.len() - 2..], &[0x02, 0xde]);
+}
+
+#[test]
+fn dominant_memory_weights_accesses_by_loop_depth() {
+    // Memory 0: three accesses outside any loop; memory 1: one in a loop.
+    let mut f = new_fn("loopy", 1, 1);
+    let mut b = FunctionBuilder::new(&mut f);
+    let e = b.create_block();
+    let head = b.create_block();
+    let exit = b.create_block();
+    b.switch_to_block(e);
+    let i = b.append_block_param(e, Type::I32);
+    let a0 = b.mem_addr(MemIdx(0), i);
+    let x = b.load(LoadKind::I32, a0, 0);
+    b.store(StoreKind::I32, a0, x, 4);
+    b.store(StoreKind::I32, a0, x, 8);
+    b.jump(head, &[i]);
+    b.switch_to_block(head);
+    let n = b.append_block_param(head, Type::I32);
+    let a1 = b.mem_addr(MemIdx(1), n);
+    let y = b.load(LoadKind::I32, a1, 0);
+    b.brif(y, head, &[y], exit, &[]);
+    b.switch_to_block(exit);
+    b.ret(&[x]);
+    assert_eq!(crate::dominant::loop_depths(&f)[head.index()], 1);
+    assert_eq!(crate::dominant::loop_depths(&f)[e.index()], 0);
+    let c = compile(&f);
+    assert_eq!(c.dominant_memory, Some(1), "{}", c.asm.unwrap());
+}
+
+#[test]
+fn functions_without_memory_do_not_pin_r11() {
+    let mut f = new_fn("pure", 1, 1);
+    let mut b = FunctionBuilder::new(&mut f);
+    let e = b.create_block();
+    b.switch_to_block(e);
+    let x = b.append_block_param(e, Type::I32);
+    let m = b.mem_size(MemIdx(0));
+    let r = b.binary(BinaryOp::Add, x, m);
+    b.ret(&[r]);
+    let c = compile(&f);
+    assert_eq!(c.dominant_memory, None);
+    assert!(!c.asm.unwrap().contains("r11"));
+}
+
+#[test]
+fn unsupported_types_are_errors_naming_the_instruction() {
+    let mut f = Function::new(
+        FuncIdx(3),
+        "wide",
+        Signature {
+            params: vec![Type::I64],
+            results: vec![],
+        },
+    );
+    let mut b = FunctionBuilder::new(&mut f);
+    let e = b.create_block();
+    b.switch_to_block(e);
+    let _x = b.append_block_param(e, Type::I64);
+    b.ret(&[]);
+    let m = module(vec![]);
+    let err = compile_function(&f, &m, &isa(), &BackendOptions::default()).unwrap_err();
+    assert_eq!(err.function, "wide");
+    assert!(err.message.contains("i64"), "{err}");
+
+    let mut f = new_fn("wide_add", 0, 0);
+    let mut b = FunctionBuilder::new(&mut f);
+    let e = b.create_block();
+    b.switch_to_block(e);
+    b.srcloc = 0x42;
+    let c = b.iconst(Type::I64, 5);
+    let _d = b.binary(BinaryOp::Add, c, c);
+    b.ret(&[]);
+    let err = compile_function(&f, &m, &isa(), &BackendOptions::default()).unwrap_err();
+    assert!(
+        err.message.contains("i64") && err.message.contains("0x42"),
+        "{err}"
+    );
+}
+
+#[test]
+fn calls_use_bl_with_a_rel_addend_and_align_the_stack() {
+    let mut f = new_fn("caller", 6, 1);
+    let mut b = FunctionBuilder::new(&mut f);
+    let e = b.create_block();
+    b.switch_to_block(e);
+    let p: Vec<Value> = (0..6).map(|_| b.append_block_param(e, Type::I32)).collect();
+    let r = b.call(FuncIdx(1), &p, &[Type::I32])[0];
+    let s = b.binary(BinaryOp::Add, r, p[5]);
+    b.ret(&[s]);
+    let c = compile(&f);
+    let asm = c.asm.clone().unwrap();
+    let call = c
+        .relocs
+        .iter()
+        .find(|r| r.kind == RelocKind::ThumbCall)
+        .expect("call reloc");
+    assert_eq!(call.target, RelocTarget::Function(1));
+    assert_eq!(call.addend, -4);
+    let at = call.offset as usize;
+    // `bl .` with the -4 addend: f7ff fffe.
+    assert_eq!(&c.code[at..at + 4], &[0xff, 0xf7, 0xfe, 0xff], "{asm}");
+    assert!(asm.contains("lr}"), "{asm}");
+    // Two stack arguments stored below SP.
+    assert!(
+        asm.contains("[sp, #0]") && asm.contains("[sp, #4]"),
+        "{asm}"
+    );
+}
+
+#[test]
+fn jump_tables_are_data_ranges() {
+    let mut f = new_fn("table", 1, 1);
+    let mut b = FunctionBuilder::new(&mut f);
+    let e = b.create_block();
+    b.switch_to_block(e);
+    let x = b.append_block_param(e, Type::I32);
+    let blocks: Vec<Block> = (0..3).map(|_| b.create_block()).collect();
+    b.br_table(x, vec![blocks[0], blocks[1], blocks[0]], blocks[2]);
+    for (k, blk) in blocks.iter().enumerate() {
+        b.switch_to_block(*blk);
+        let c = b.iconst(Type::I32, k as u64);
+        b.ret(&[c]);
+    }
+    let c = compile(&f);
+    let asm = c.asm.clone().unwrap();
+    assert!(asm.contains("tbh [pc, r0, lsl #1]"), "{asm}");
+    assert_eq!(c.data_ranges.len(), 1, "{asm}");
+    let (s, e) = c.data_ranges[0];
+    assert_eq!(e - s, 6, "three halfword entries: {asm}");
+}
+
+#[test]
+fn trap_codes_are_udf_immediates() {
+    let mut f = new_fn("traps", 2, 1);
+    let mut b = FunctionBuilder::new(&mut f);
+    let e = b.create_block();
+    b.switch_to_block(e);
+    let x = b.append_block_param(e, Type::I32);
+    let y = b.append_block_param(e, Type::I32);
+    b.trapz(y, TrapCode::IntegerDivideByZero);
+    let c = b.icmp(IntCC::Eq, x, y);
+    b.trapnz(c, TrapCode::IntegerOverflow);
+    let d = b.binary(BinaryOp::DivS, x, y);
+    b.ret(&[d]);
+    let c = compile(&f);
+    let asm = c.asm.unwrap();
+    assert!(asm.contains("udf #3") && asm.contains("udf #4"), "{asm}");
+    // The fused compare does not materialize the icmp result.
+    assert!(!asm.contains("ite"), "{asm}");
+}
+
+#[test]
+fn runtime_functions_are_relocation_free() {
+    let rt = runtime_functions(&isa());
+    let names: Vec<_> = rt.iter().map(|(n, _)| *n).collect();
+    assert_eq!(names, ["memmove", "memset"]);
+    for (name, c) in &rt {
+        assert!(c.relocs.is_empty(), "{name}");
+        assert!(!c.code.is_empty());
+        assert!(
+            c.asm.as_ref().unwrap().trim_end().ends_with("bx lr"),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn target_triples() {
+    use std::str::FromStr;
+    let t = |s: &str, cpu: Option<&str>| {
+        TargetIsa::from_triple(&target_lexicon::Triple::from_str(s).unwrap(), cpu)
+    };
+    assert_eq!(
+        t("thumbv7m-none-eabi", None).unwrap(),
+        TargetIsa {
+            cpu: Cpu::CortexM3,
+            hard_float: false
+        }
+    );
+    assert_eq!(
+        t("thumbv7em-none-eabi", None).unwrap(),
+        TargetIsa {
+            cpu: Cpu::CortexM4,
+            hard_float: false
+        }
+    );
+    assert_eq!(
+        t("thumbv7em-none-eabihf", None).unwrap(),
+        TargetIsa {
+            cpu: Cpu::CortexM4F,
+            hard_float: true
+        }
+    );
+    assert_eq!(
+        t("thumbv8m.main-none-eabi", None).unwrap(),
+        TargetIsa {
+            cpu: Cpu::CortexM33,
+            hard_float: false
+        }
+    );
+    assert_eq!(
+        t("thumbv7em-none-eabihf", Some("cortex-m7")).unwrap().cpu,
+        Cpu::CortexM7
+    );
+    assert!(t("thumbv7em-none-eabi", Some("cortex-a53"))
+        .unwrap_err()
+        .contains("cortex-a53"));
+    assert!(t("x86_64-unknown-linux-gnu", None).is_err());
+    assert!(t("thumbv7m-none-eabihf", None).is_err());
+}
+
+#[test]
+fn constant_addresses_fold_into_the_load_immediate() {
+    let mut f = new_fn("const_addr", 1, 1);
+    let mut b = FunctionBuilder::new(&mut f);
+    let e = b.create_block();
+    b.switch_to_block(e);
+    let x = b.append_block_param(e, Type::I32);
+    let k = b.iconst(Type::I32, 100);
+    let a = b.mem_addr(MemIdx(0), k);
+    b.store(StoreKind::I32, a, x, 8);
+    let far = b.iconst(Type::I32, 5000);
+    let a2 = b.mem_addr(MemIdx(0), far);
+    let y = b.load(LoadKind::I32_16S, a2, 0);
+    b.ret(&[y]);
+    let c = compile(&f);
+    let asm = c.asm.unwrap();
+    assert!(asm.contains("str.w r0, [r11, #108]"), "{asm}");
+    // 5000 is not an imm12: materialized, then register-offset addressing.
+    assert!(asm.contains("ldrsh.w r0, [r11, r"), "{asm}");
+}
+
+#[test]
+fn jump_table_entries_share_edge_blocks() {
+    let mut f = new_fn("big_table", 1, 1);
+    let mut b = FunctionBuilder::new(&mut f);
+    let e = b.create_block();
+    b.switch_to_block(e);
+    let x = b.append_block_param(e, Type::I32);
+    let blocks: Vec<Block> = (0..3).map(|_| b.create_block()).collect();
+    let targets = (0..50).map(|i| blocks[i % 2]).collect();
+    b.br_table(x, targets, blocks[2]);
+    for (k, blk) in blocks.iter().enumerate() {
+        b.switch_to_block(*blk);
+        let c = b.iconst(Type::I32, k as u64);
+        b.ret(&[c]);
+    }
+    let c = compile(&f);
+    let asm = c.asm.clone().unwrap();
+    assert_eq!(c.data_ranges.len(), 1);
+    let (s, e) = c.data_ranges[0];
+    assert_eq!(e - s, 100, "{asm}");
+    // Only two distinct edge targets after the table (the default is
+    // reached by the bounds branch); everything else is the three returns.
+    let after_table = &c.code[e as usize..];
+    assert!(after_table.len() <= 40, "{} bytes after the table:\n{asm}", after_table.len());
+}

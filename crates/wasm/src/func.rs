@@ -1,0 +1,903 @@
+//! One wasm function body → one SSA IR function.
+//!
+//! The operand stack holds IR values; wasm blocks become IR blocks whose
+//! parameters carry the block results (loops: the loop parameters); locals
+//! go through the SSA builder. Code after `br`/`return`/`unreachable` up to
+//! the end of the enclosing construct is skipped (only nesting is tracked).
+
+use crate::env::ModuleEnv;
+use crate::module::{val_type, val_type_name};
+use crate::ssa::{self, PredEdge, SsaBuilder, NO_ARGS};
+use crate::{BoundsMode, TranslateOptions, WasmError};
+use bulkhead_ir::{
+    BinaryOp, Block, BlockCall, DataIdx, FuncIdx, Function, FunctionBuilder, GlobalIdx, InstData, IntCC,
+    LoadKind, MemIdx, Signature, StoreKind, TrapCode, Type, UnaryOp, Value,
+};
+use std::collections::BTreeMap;
+use wasmparser::{BlockType, FunctionBody, MemArg, MemArgTarget, Operator};
+
+/// The wasm text-format name of an operator (`i64.add`, `call_indirect`),
+/// derived from wasmparser's variant name.
+pub(crate) fn operator_name(op: &Operator<'_>) -> String {
+    let debug = format!("{op:?}");
+    let variant: String = debug.chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+    // CamelCase → snake_case: an underscore before every capital that follows
+    // a lowercase letter or a digit (I32TruncF32S → i32_trunc_f32_s).
+    let mut snake = String::new();
+    let mut prev: Option<char> = None;
+    for c in variant.chars() {
+        if c.is_ascii_uppercase() && prev.is_some_and(|p| p.is_ascii_lowercase() || p.is_ascii_digit()) {
+            snake.push('_');
+        }
+        snake.push(c.to_ascii_lowercase());
+        prev = Some(c);
+    }
+    // The text format separates the type or namespace prefix with a dot.
+    const PREFIXES: [&str; 18] = [
+        "i32", "i64", "f32", "f64", "v128", "i8x16", "i16x8", "i32x4", "i64x2", "f32x4", "f64x2", "memory", "table",
+        "ref", "data", "elem", "local", "global",
+    ];
+    for p in PREFIXES {
+        if let Some(rest) = snake.strip_prefix(p).and_then(|r| r.strip_prefix('_')) {
+            let rest = rest.replacen("atomic_", "atomic.", 1);
+            let rest = ["rmw_", "rmw8_", "rmw16_", "rmw32_"]
+                .iter()
+                .fold(rest, |r, pat| r.replacen(pat, &pat.replace('_', "."), 1));
+            return format!("{p}.{rest}");
+        }
+    }
+    snake
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum FrameKind {
+    Block,
+    Loop,
+    /// `if` whose `else` has not been seen yet.
+    If,
+    Else,
+}
+
+struct Frame {
+    kind: FrameKind,
+    /// Where `br` to this frame goes: the loop header for loops, else `end`.
+    label: Block,
+    /// The continuation after `end`; its parameters are the results.
+    end: Block,
+    params: Vec<Type>,
+    results: Vec<Type>,
+    /// Operand stack height below the frame's parameters.
+    height: usize,
+    /// For `if`: the block taken when the condition is zero, and the
+    /// parameter values it starts with.
+    else_block: Option<Block>,
+    else_args: Vec<Value>,
+    /// Whether some branch (or the fallthrough) reaches `end`.
+    end_reachable: bool,
+}
+
+impl Frame {
+    fn branch_types(&self) -> &[Type] {
+        if self.kind == FrameKind::Loop {
+            &self.params
+        } else {
+            &self.results
+        }
+    }
+}
+
+struct Translator<'a, 'f> {
+    env: &'a ModuleEnv,
+    opts: &'a TranslateOptions,
+    /// Data index → the global holding the current length of a passive
+    /// segment that is dropped somewhere (see `module::add_segment_length_globals`).
+    segment_lengths: &'a BTreeMap<u32, u32>,
+    func_index: u32,
+    b: FunctionBuilder<'f>,
+    ssa: SsaBuilder,
+    stack: Vec<Value>,
+    control: Vec<Frame>,
+    reachable: bool,
+    /// Nesting depth of constructs opened in unreachable code.
+    dead_depth: u32,
+    /// Blocks in the order they were started (the final layout).
+    order: Vec<Block>,
+    /// Offset of the operator being translated.
+    offset: usize,
+}
+
+pub(crate) fn translate_function(
+    env: &ModuleEnv,
+    opts: &TranslateOptions,
+    segment_lengths: &BTreeMap<u32, u32>,
+    func_index: u32,
+    body: &FunctionBody<'_>,
+) -> Result<Function, WasmError> {
+    let decl = env
+        .funcs
+        .get(func_index as usize)
+        .ok_or_else(|| WasmError::new(format!("function {func_index} has no declaration")))?;
+    let sig: Signature = decl.sig.clone();
+    let body_offset = body.range().start as usize;
+    let err_here = |msg: String, off: usize| WasmError::in_func(msg, func_index, off);
+    for (what, list) in [("parameter", &sig.params), ("result", &sig.results)] {
+        if let Some(t) = list.iter().find(|t| !supported(**t)) {
+            return Err(err_here(format!("unsupported {what} type {t} in the function's signature"), body_offset));
+        }
+    }
+    let name = decl.exports.first().cloned().unwrap_or_else(|| format!("f{func_index}"));
+
+    // Locals: parameters first, then the declared ones.
+    let mut var_types = sig.params.clone();
+    let mut locals = body.get_locals_reader().map_err(|e| WasmError::from_parser(e).with_func(func_index))?;
+    for _ in 0..locals.get_count() {
+        let pos = locals.original_position() as usize;
+        let (count, ty) = locals.read().map_err(|e| WasmError::from_parser(e).with_func(func_index))?;
+        let t = val_type(ty).filter(|t| supported(*t)).ok_or_else(|| {
+            err_here(format!("unsupported local type {} (local {})", val_type_name(ty), var_types.len()), pos)
+        })?;
+        // Validation caps the number of locals (50000), so this is bounded.
+        var_types.extend(std::iter::repeat_n(t, count as usize));
+    }
+
+    let mut func = Function::new(FuncIdx(func_index), name, sig.clone());
+    let mut b = FunctionBuilder::new(&mut func);
+    let entry = b.create_block();
+    let ret_block = b.create_block();
+    let mut ssa = SsaBuilder::new(var_types, entry);
+    b.switch_to_block(entry);
+    for (i, &t) in sig.params.iter().enumerate() {
+        let p = b.append_block_param(entry, t);
+        ssa.def_var(i as u32, entry, p);
+    }
+    for &t in &sig.results {
+        b.append_block_param(ret_block, t);
+    }
+    let mut tr = Translator {
+        env,
+        opts,
+        segment_lengths,
+        func_index,
+        b,
+        ssa,
+        stack: Vec::new(),
+        control: Vec::new(),
+        reachable: true,
+        dead_depth: 0,
+        order: vec![entry],
+        offset: body_offset,
+    };
+    tr.control.push(Frame {
+        kind: FrameKind::Block,
+        label: ret_block,
+        end: ret_block,
+        params: Vec::new(),
+        results: sig.results.clone(),
+        height: 0,
+        else_block: None,
+        else_args: Vec::new(),
+        end_reachable: false,
+    });
+
+    let mut reader = body.get_operators_reader().map_err(|e| WasmError::from_parser(e).with_func(func_index))?;
+    while !tr.control.is_empty() {
+        let (op, offset) = reader.read_with_offset().map_err(|e| WasmError::from_parser(e).with_func(func_index))?;
+        tr.offset = offset as usize;
+        tr.b.srcloc = u32::try_from(offset).unwrap_or(u32::MAX);
+        tr.operator(op)?;
+    }
+    // The function-level frame ended: `ret_block` holds the results.
+    if tr.reachable {
+        let results = tr.b.func.block_params(ret_block).to_vec();
+        tr.b.ret(&results);
+    }
+    let Translator { order, .. } = tr;
+    finish_layout(order, &mut func);
+    if !ssa::check_complete(&func) {
+        return Err(WasmError::in_func("internal error: incomplete SSA construction", func_index, body_offset));
+    }
+    ssa::remove_redundant_params(&mut func);
+    ssa::thread_jumps(&mut func);
+    Ok(func)
+}
+
+/// Sets the final layout: blocks in the order they were started, without
+/// those that cannot be reached.
+fn finish_layout(order: Vec<Block>, func: &mut Function) {
+    let mut seen = vec![false; func.blocks.len()];
+    func.layout = order.into_iter().filter(|b| !std::mem::replace(&mut seen[b.index()], true)).collect();
+    func.remove_unreachable_blocks();
+}
+
+fn supported(t: Type) -> bool {
+    matches!(t, Type::I32 | Type::I64)
+}
+
+impl WasmError {
+    fn with_func(mut self, func: u32) -> Self {
+        self.func_index = Some(func);
+        self
+    }
+}
+
+impl Translator<'_, '_> {
+    fn error(&self, message: impl Into<String>) -> WasmError {
+        WasmError::in_func(message, self.func_index, self.offset)
+    }
+
+    fn internal(&self, what: &str) -> WasmError {
+        self.error(format!("internal error: {what}"))
+    }
+
+    fn unsupported(&self, op: &Operator<'_>) -> WasmError {
+        self.error(format!("unsupported operator {}", operator_name(op)))
+    }
+
+    fn pop(&mut self) -> Result<Value, WasmError> {
+        self.stack.pop().ok_or_else(|| self.internal("operand stack underflow"))
+    }
+
+    fn popn(&mut self, n: usize) -> Result<Vec<Value>, WasmError> {
+        if self.stack.len() < n {
+            return Err(self.internal("operand stack underflow"));
+        }
+        Ok(self.stack.split_off(self.stack.len() - n))
+    }
+
+    fn peekn(&self, n: usize) -> Result<Vec<Value>, WasmError> {
+        if self.stack.len() < n {
+            return Err(self.internal("operand stack underflow"));
+        }
+        Ok(self.stack[self.stack.len() - n..].to_vec())
+    }
+
+    fn cur(&self) -> Result<Block, WasmError> {
+        self.b.current_block().ok_or_else(|| self.internal("no current block"))
+    }
+
+    fn switch_to(&mut self, block: Block) {
+        self.b.switch_to_block(block);
+        self.order.push(block);
+    }
+
+    fn jump(&mut self, target: Block, args: &[Value]) -> Result<(), WasmError> {
+        let from = self.cur()?;
+        let inst = self.b.ins(InstData::Jump { dest: BlockCall::new(target, args) }, &[]);
+        self.ssa.add_pred(target, PredEdge { block: from, inst, slot: 0 });
+        Ok(())
+    }
+
+    fn brif(&mut self, cond: Value, then_b: Block, then_args: &[Value], else_b: Block) -> Result<(), WasmError> {
+        let from = self.cur()?;
+        let inst = self.b.ins(
+            InstData::Brif {
+                arg: cond,
+                then_dest: BlockCall::new(then_b, then_args),
+                else_dest: BlockCall::new(else_b, &[]),
+            },
+            &[],
+        );
+        self.ssa.add_pred(then_b, PredEdge { block: from, inst, slot: 0 });
+        self.ssa.add_pred(else_b, PredEdge { block: from, inst, slot: 1 });
+        Ok(())
+    }
+
+    fn new_block_with_params(&mut self, types: &[Type]) -> Block {
+        let block = self.b.create_block();
+        for &t in types {
+            self.b.append_block_param(block, t);
+        }
+        block
+    }
+
+    fn block_type(&self, bt: BlockType) -> Result<(Vec<Type>, Vec<Type>), WasmError> {
+        let (params, results) = match bt {
+            BlockType::Empty => (Vec::new(), Vec::new()),
+            BlockType::Type(t) => {
+                let ty = val_type(t)
+                    .filter(|t| supported(*t))
+                    .ok_or_else(|| self.error(format!("unsupported block result type {}", val_type_name(t))))?;
+                (Vec::new(), vec![ty])
+            }
+            BlockType::FuncType(i) => {
+                let sig = self.env.types.get(i as usize).ok_or_else(|| self.internal("block type out of range"))?;
+                (sig.params.clone(), sig.results.clone())
+            }
+        };
+        if let Some(t) = params.iter().chain(&results).find(|t| !supported(**t)) {
+            return Err(self.error(format!("unsupported block type with a {t} value")));
+        }
+        Ok((params, results))
+    }
+
+    fn frame_at_depth(&self, depth: u32) -> Result<usize, WasmError> {
+        let n = self.control.len();
+        (depth as usize)
+            .checked_add(1)
+            .and_then(|d| n.checked_sub(d))
+            .ok_or_else(|| self.internal("branch depth out of range"))
+    }
+
+    /// Branch arguments for a branch to the frame at `idx`, and the target.
+    fn branch_target(&mut self, idx: usize) -> Result<(Block, Vec<Value>), WasmError> {
+        let frame = &self.control[idx];
+        let n = frame.branch_types().len();
+        let label = frame.label;
+        if frame.kind != FrameKind::Loop {
+            self.control[idx].end_reachable = true;
+        }
+        Ok((label, self.peekn(n)?))
+    }
+
+    fn push_frame(&mut self, kind: FrameKind, bt: BlockType) -> Result<(Vec<Type>, Block), WasmError> {
+        let (params, results) = self.block_type(bt)?;
+        let end = self.new_block_with_params(&results);
+        let height = self
+            .stack
+            .len()
+            .checked_sub(params.len())
+            .ok_or_else(|| self.internal("operand stack underflow"))?;
+        self.control.push(Frame {
+            kind,
+            label: end,
+            end,
+            params: params.clone(),
+            results,
+            height,
+            else_block: None,
+            else_args: Vec::new(),
+            end_reachable: false,
+        });
+        Ok((params, end))
+    }
+
+    fn operator(&mut self, op: Operator<'_>) -> Result<(), WasmError> {
+        if !self.reachable {
+            return self.dead_operator(op);
+        }
+        use Operator as O;
+        match op {
+            O::Nop => {}
+            O::Unreachable => {
+                self.b.trap(TrapCode::Unreachable);
+                self.reachable = false;
+            }
+            O::Block { blockty } => {
+                self.push_frame(FrameKind::Block, blockty)?;
+            }
+            O::Loop { blockty } => {
+                let (params, _) = self.push_frame(FrameKind::Loop, blockty)?;
+                let header = self.new_block_with_params(&params);
+                let args = self.popn(params.len())?;
+                self.jump(header, &args)?;
+                if let Some(f) = self.control.last_mut() {
+                    f.label = header;
+                }
+                self.switch_to(header);
+                let header_params = self.b.func.block_params(header).to_vec();
+                self.stack.extend(header_params);
+            }
+            O::If { blockty } => {
+                let cond = self.pop()?;
+                let (params, _) = self.push_frame(FrameKind::If, blockty)?;
+                let then_b = self.b.create_block();
+                let else_b = self.b.create_block();
+                self.brif(cond, then_b, &[], else_b)?;
+                // Both arms start with the parameters already on the stack;
+                // the entry block dominates both, so no block arguments.
+                let else_args = self.peekn(params.len())?;
+                if let Some(f) = self.control.last_mut() {
+                    f.else_block = Some(else_b);
+                    f.else_args = else_args;
+                }
+                self.ssa.seal(self.b.func, then_b);
+                self.ssa.seal(self.b.func, else_b);
+                self.switch_to(then_b);
+            }
+            O::Else => self.op_else()?,
+            O::End => self.op_end()?,
+            O::Br { relative_depth } => {
+                let idx = self.frame_at_depth(relative_depth)?;
+                let (target, args) = self.branch_target(idx)?;
+                self.jump(target, &args)?;
+                self.reachable = false;
+            }
+            O::BrIf { relative_depth } => {
+                let cond = self.pop()?;
+                let idx = self.frame_at_depth(relative_depth)?;
+                let (target, args) = self.branch_target(idx)?;
+                let next = self.b.create_block();
+                self.brif(cond, target, &args, next)?;
+                self.ssa.seal(self.b.func, next);
+                self.switch_to(next);
+            }
+            O::BrTable { targets } => {
+                let index = self.pop()?;
+                let mut depths = Vec::with_capacity(targets.len() as usize + 1);
+                for t in targets.targets() {
+                    depths.push(t.map_err(|e| WasmError::from_parser(e).with_func(self.func_index))?);
+                }
+                depths.push(targets.default());
+                // Targets of br_table take no arguments: each distinct wasm
+                // target gets a trampoline block that passes them.
+                let mut trampolines: Vec<(u32, Block)> = Vec::new();
+                let mut table = Vec::with_capacity(depths.len());
+                for &d in &depths {
+                    let t = match trampolines.iter().find(|(depth, _)| *depth == d) {
+                        Some(&(_, t)) => t,
+                        None => {
+                            let t = self.b.create_block();
+                            trampolines.push((d, t));
+                            t
+                        }
+                    };
+                    table.push(t);
+                }
+                let default = table.pop().ok_or_else(|| self.internal("empty br_table"))?;
+                let from = self.cur()?;
+                let inst = self.b.ins(InstData::BrTable { arg: index, targets: table, default }, &[]);
+                for &(_, t) in &trampolines {
+                    self.ssa.add_pred(t, PredEdge { block: from, inst, slot: NO_ARGS });
+                }
+                for (d, t) in trampolines {
+                    self.ssa.seal(self.b.func, t);
+                    self.switch_to(t);
+                    let idx = self.frame_at_depth(d)?;
+                    let (target, args) = self.branch_target(idx)?;
+                    self.jump(target, &args)?;
+                }
+                self.reachable = false;
+            }
+            O::Return => {
+                let n = self.b.func.sig.results.len();
+                let args = self.peekn(n)?;
+                self.b.ret(&args);
+                self.reachable = false;
+            }
+            O::Call { function_index } => {
+                let callee = self
+                    .env
+                    .funcs
+                    .get(function_index as usize)
+                    .ok_or_else(|| self.internal("call to a missing function"))?;
+                let sig = callee.sig.clone();
+                if let Some(t) = sig.params.iter().chain(&sig.results).find(|t| !supported(**t)) {
+                    return Err(self.error(format!(
+                        "unsupported call to function {function_index}: its signature has a {t} value"
+                    )));
+                }
+                let args = self.popn(sig.params.len())?;
+                let results = self.b.call(FuncIdx(function_index), &args, &sig.results);
+                self.stack.extend(results);
+            }
+            O::Drop => {
+                self.pop()?;
+            }
+            O::Select => self.select()?,
+            O::TypedSelect { ty } => {
+                if !val_type(ty).is_some_and(supported) {
+                    return Err(self.error(format!("unsupported operator select of type {}", val_type_name(ty))));
+                }
+                self.select()?;
+            }
+            O::LocalGet { local_index } => {
+                let block = self.cur()?;
+                self.check_local(local_index)?;
+                let v = self.ssa.use_var(self.b.func, local_index, block);
+                self.stack.push(v);
+            }
+            O::LocalSet { local_index } => {
+                let v = self.pop()?;
+                let block = self.cur()?;
+                self.check_local(local_index)?;
+                self.ssa.def_var(local_index, block, v);
+            }
+            O::LocalTee { local_index } => {
+                let v = *self.stack.last().ok_or_else(|| self.internal("operand stack underflow"))?;
+                let block = self.cur()?;
+                self.check_local(local_index)?;
+                self.ssa.def_var(local_index, block, v);
+            }
+            O::GlobalGet { global_index } => {
+                let ty = self.global_type(global_index, &op)?;
+                let v = self.b.global_get(GlobalIdx(global_index), ty);
+                self.stack.push(v);
+            }
+            O::GlobalSet { global_index } => {
+                self.global_type(global_index, &op)?;
+                let v = self.pop()?;
+                self.b.global_set(GlobalIdx(global_index), v);
+            }
+
+            O::I32Load { memarg } => self.load(LoadKind::I32, &memarg, &op)?,
+            O::I32Load8S { memarg } => self.load(LoadKind::I32_8S, &memarg, &op)?,
+            O::I32Load8U { memarg } => self.load(LoadKind::I32_8U, &memarg, &op)?,
+            O::I32Load16S { memarg } => self.load(LoadKind::I32_16S, &memarg, &op)?,
+            O::I32Load16U { memarg } => self.load(LoadKind::I32_16U, &memarg, &op)?,
+            O::I32Store { memarg } => self.store(StoreKind::I32, &memarg, &op)?,
+            O::I32Store8 { memarg } => self.store(StoreKind::I32_8, &memarg, &op)?,
+            O::I32Store16 { memarg } => self.store(StoreKind::I32_16, &memarg, &op)?,
+            O::MemorySize { mem } => {
+                let decl = self.memory(mem)?;
+                let log2 = decl.page_size_log2;
+                let bytes = self.b.mem_size(MemIdx(mem));
+                let pages = self.shift_right(bytes, log2);
+                self.stack.push(pages);
+            }
+            O::MemoryGrow { mem } => self.memory_grow(mem)?,
+            O::MemoryFill { mem } => {
+                self.memory(mem)?;
+                let len = self.pop()?;
+                let val = self.pop()?;
+                let dst = self.pop()?;
+                let m = MemIdx(mem);
+                if self.opts.bounds == BoundsMode::Checked {
+                    self.b.bounds_check_dyn(m, dst, len);
+                }
+                let addr = self.b.mem_addr(m, dst);
+                self.b.memory_fill(m, addr, val, len);
+            }
+            O::MemoryCopy { dst_mem, src_mem } => {
+                self.memory(dst_mem)?;
+                self.memory(src_mem)?;
+                let len = self.pop()?;
+                let src = self.pop()?;
+                let dst = self.pop()?;
+                let (dm, sm) = (MemIdx(dst_mem), MemIdx(src_mem));
+                // Both checks come before any byte is written, so a copy
+                // that traps leaves the destination untouched.
+                if self.opts.bounds == BoundsMode::Checked {
+                    self.b.bounds_check_dyn(dm, dst, len);
+                    self.b.bounds_check_dyn(sm, src, len);
+                }
+                let dst_addr = self.b.mem_addr(dm, dst);
+                let src_addr = self.b.mem_addr(sm, src);
+                self.b.memory_copy(dm, sm, dst_addr, src_addr, len);
+            }
+            O::MemoryInit { data_index, mem } => self.memory_init(data_index, mem)?,
+            O::DataDrop { data_index } => {
+                // Active segments are already dropped (length 0) once
+                // instantiation is over: nothing to do for them.
+                if let Some(&g) = self.segment_lengths.get(&data_index) {
+                    let zero = self.b.iconst(Type::I32, 0);
+                    self.b.global_set(GlobalIdx(g), zero);
+                }
+            }
+
+            O::I32Const { value } => {
+                let v = self.b.iconst(Type::I32, value as u32 as u64);
+                self.stack.push(v);
+            }
+            O::I32Eqz => self.unary(UnaryOp::Eqz)?,
+            O::I32Clz => self.unary(UnaryOp::Clz)?,
+            O::I32Ctz => self.unary(UnaryOp::Ctz)?,
+            O::I32Popcnt => self.unary(UnaryOp::Popcnt)?,
+            O::I32Extend8S => self.unary(UnaryOp::Extend8S)?,
+            O::I32Extend16S => self.unary(UnaryOp::Extend16S)?,
+            O::I32Eq => self.icmp(IntCC::Eq)?,
+            O::I32Ne => self.icmp(IntCC::Ne)?,
+            O::I32LtS => self.icmp(IntCC::LtS)?,
+            O::I32LtU => self.icmp(IntCC::LtU)?,
+            O::I32GtS => self.icmp(IntCC::GtS)?,
+            O::I32GtU => self.icmp(IntCC::GtU)?,
+            O::I32LeS => self.icmp(IntCC::LeS)?,
+            O::I32LeU => self.icmp(IntCC::LeU)?,
+            O::I32GeS => self.icmp(IntCC::GeS)?,
+            O::I32GeU => self.icmp(IntCC::GeU)?,
+            O::I32Add => self.binary(BinaryOp::Add)?,
+            O::I32Sub => self.binary(BinaryOp::Sub)?,
+            O::I32Mul => self.binary(BinaryOp::Mul)?,
+            O::I32And => self.binary(BinaryOp::And)?,
+            O::I32Or => self.binary(BinaryOp::Or)?,
+            O::I32Xor => self.binary(BinaryOp::Xor)?,
+            O::I32Shl => self.binary(BinaryOp::Shl)?,
+            O::I32ShrS => self.binary(BinaryOp::ShrS)?,
+            O::I32ShrU => self.binary(BinaryOp::ShrU)?,
+            O::I32Rotl => self.binary(BinaryOp::Rotl)?,
+            O::I32Rotr => self.binary(BinaryOp::Rotr)?,
+            O::I32DivS => {
+                let rhs = self.pop()?;
+                let lhs = self.pop()?;
+                self.b.trapz(rhs, TrapCode::IntegerDivideByZero);
+                // i32::MIN / -1 overflows; the IR's total division would
+                // return MIN, wasm traps.
+                let min = self.b.iconst(Type::I32, i32::MIN as u32 as u64);
+                let minus_one = self.b.iconst(Type::I32, u32::MAX as u64);
+                let lhs_is_min = self.b.icmp(IntCC::Eq, lhs, min);
+                let rhs_is_minus_one = self.b.icmp(IntCC::Eq, rhs, minus_one);
+                let overflow = self.b.binary(BinaryOp::And, lhs_is_min, rhs_is_minus_one);
+                self.b.trapnz(overflow, TrapCode::IntegerOverflow);
+                let v = self.b.binary(BinaryOp::DivS, lhs, rhs);
+                self.stack.push(v);
+            }
+            O::I32DivU => self.checked_division(BinaryOp::DivU)?,
+            // MIN % -1 = 0 in wasm and in the IR's total remainder.
+            O::I32RemS => self.checked_division(BinaryOp::RemS)?,
+            O::I32RemU => self.checked_division(BinaryOp::RemU)?,
+
+            other => return Err(self.unsupported(&other)),
+        }
+        Ok(())
+    }
+
+    /// Operators in unreachable code: only nesting matters, until the
+    /// `else`/`end` of the frame that became unreachable.
+    fn dead_operator(&mut self, op: Operator<'_>) -> Result<(), WasmError> {
+        match op {
+            Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } | Operator::TryTable { .. } => {
+                self.dead_depth += 1;
+            }
+            Operator::Else if self.dead_depth == 0 => self.op_else()?,
+            Operator::End if self.dead_depth == 0 => self.op_end()?,
+            Operator::End => self.dead_depth -= 1,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn op_else(&mut self) -> Result<(), WasmError> {
+        let frame = self.control.last().ok_or_else(|| self.internal("else outside if"))?;
+        if frame.kind != FrameKind::If {
+            return Err(self.internal("else outside if"));
+        }
+        let (end, n, height) = (frame.end, frame.results.len(), frame.height);
+        let else_block = frame.else_block.ok_or_else(|| self.internal("if without else block"))?;
+        let else_args = frame.else_args.clone();
+        if self.reachable {
+            let results = self.peekn(n)?;
+            self.jump(end, &results)?;
+        }
+        let reachable = self.reachable;
+        let Some(frame) = self.control.last_mut() else { return Ok(()) };
+        if reachable {
+            frame.end_reachable = true;
+        }
+        frame.kind = FrameKind::Else;
+        frame.else_block = None;
+        self.stack.truncate(height);
+        self.stack.extend(else_args);
+        self.switch_to(else_block);
+        self.reachable = true;
+        Ok(())
+    }
+
+    fn op_end(&mut self) -> Result<(), WasmError> {
+        let frame = self.control.pop().ok_or_else(|| self.internal("end without a frame"))?;
+        if self.reachable {
+            let results = self.peekn(frame.results.len())?;
+            self.jump(frame.end, &results)?;
+        }
+        let mut end_reachable = frame.end_reachable || self.reachable;
+        // An `if` without `else`: the zero arm passes its parameters through.
+        if let (FrameKind::If, Some(else_block)) = (frame.kind, frame.else_block) {
+            self.switch_to(else_block);
+            self.jump(frame.end, &frame.else_args)?;
+            end_reachable = true;
+        }
+        if frame.kind == FrameKind::Loop {
+            // Every back edge is inside the body: the header is complete.
+            self.ssa.seal(self.b.func, frame.label);
+        }
+        self.ssa.seal(self.b.func, frame.end);
+        self.stack.truncate(frame.height);
+        self.reachable = end_reachable;
+        if end_reachable {
+            self.switch_to(frame.end);
+            let results = self.b.func.block_params(frame.end).to_vec();
+            self.stack.extend(results);
+        }
+        Ok(())
+    }
+
+    fn select(&mut self) -> Result<(), WasmError> {
+        let cond = self.pop()?;
+        let if_zero = self.pop()?;
+        let if_nonzero = self.pop()?;
+        let v = self.b.select(cond, if_nonzero, if_zero);
+        self.stack.push(v);
+        Ok(())
+    }
+
+    fn check_local(&self, index: u32) -> Result<(), WasmError> {
+        if (index as usize) < self.ssa.num_vars() {
+            Ok(())
+        } else {
+            Err(self.internal("local index out of range"))
+        }
+    }
+
+    fn global_type(&self, index: u32, op: &Operator<'_>) -> Result<Type, WasmError> {
+        let g = self.env.globals.get(index as usize).ok_or_else(|| self.internal("global index out of range"))?;
+        if !supported(g.ty) {
+            return Err(self.error(format!("unsupported operator {} of a {} global", operator_name(op), g.ty)));
+        }
+        Ok(g.ty)
+    }
+
+    fn memory(&self, index: u32) -> Result<&crate::env::MemoryDecl, WasmError> {
+        self.env.memories.get(index as usize).ok_or_else(|| self.internal("memory index out of range"))
+    }
+
+    fn memarg(&self, memarg: &MemArg, op: &Operator<'_>) -> Result<(MemIdx, u32), WasmError> {
+        let MemArgTarget::Memory(k) = memarg.target else {
+            return Err(self.unsupported(op));
+        };
+        self.memory(k)?;
+        let offset = u32::try_from(memarg.offset)
+            .map_err(|_| self.error(format!("{}: offset {} does not fit 32 bits", operator_name(op), memarg.offset)))?;
+        Ok((MemIdx(k), offset))
+    }
+
+    fn load(&mut self, kind: LoadKind, memarg: &MemArg, op: &Operator<'_>) -> Result<(), WasmError> {
+        let (mem, offset) = self.memarg(memarg, op)?;
+        let index = self.pop()?;
+        if self.opts.bounds == BoundsMode::Checked {
+            self.b.bounds_check(mem, index, offset as u64 + kind.width() as u64);
+        }
+        let addr = self.b.mem_addr(mem, index);
+        let v = self.b.load(kind, addr, offset);
+        self.stack.push(v);
+        Ok(())
+    }
+
+    fn store(&mut self, kind: StoreKind, memarg: &MemArg, op: &Operator<'_>) -> Result<(), WasmError> {
+        let (mem, offset) = self.memarg(memarg, op)?;
+        let value = self.pop()?;
+        let index = self.pop()?;
+        if self.opts.bounds == BoundsMode::Checked {
+            self.b.bounds_check(mem, index, offset as u64 + kind.width() as u64);
+        }
+        let addr = self.b.mem_addr(mem, index);
+        self.b.store(kind, addr, value, offset);
+        Ok(())
+    }
+
+    fn shift_right(&mut self, v: Value, amount: u32) -> Value {
+        if amount == 0 {
+            return v;
+        }
+        let a = self.b.iconst(Type::I32, amount as u64);
+        self.b.binary(BinaryOp::ShrU, v, a)
+    }
+
+    fn shift_left(&mut self, v: Value, amount: u32) -> Value {
+        if amount == 0 {
+            return v;
+        }
+        let a = self.b.iconst(Type::I32, amount as u64);
+        self.b.binary(BinaryOp::Shl, v, a)
+    }
+
+    /// `memory.grow`: succeeds when `delta` pages fit in the reservation.
+    /// Branch-free: the size is set to `ok ? old + delta·page : old`. The
+    /// region was zeroed at instantiation and nothing writes past the size,
+    /// so the new pages are already zero.
+    fn memory_grow(&mut self, mem: u32) -> Result<(), WasmError> {
+        let decl = self.memory(mem)?;
+        let (log2, reserved, imported) = (decl.page_size_log2, decl.reserved_bytes, decl.import.is_some());
+        let reserved = u32::try_from(reserved).map_err(|_| self.internal("reservation above 2^31"))?;
+        let m = MemIdx(mem);
+        let delta = self.pop()?;
+        let old = self.b.mem_size(m);
+        let reserved_v = self.b.iconst(Type::I32, reserved as u64);
+        // room = reserved - old, in pages; no wrap since old <= reserved
+        // (for an imported memory, whose size its owner sets, that is
+        // checked too).
+        let room = self.b.binary(BinaryOp::Sub, reserved_v, old);
+        let room_pages = self.shift_right(room, log2);
+        let mut ok = self.b.icmp(IntCC::LeU, delta, room_pages);
+        if imported {
+            let within = self.b.icmp(IntCC::LeU, old, reserved_v);
+            ok = self.b.binary(BinaryOp::And, ok, within);
+        }
+        // Only used when ok, where delta·page <= room: no wrap.
+        let grow_bytes = self.shift_left(delta, log2);
+        let grown = self.b.binary(BinaryOp::Add, old, grow_bytes);
+        let new_size = self.b.select(ok, grown, old);
+        self.b.mem_set_size(m, new_size);
+        let old_pages = self.shift_right(old, log2);
+        let failed = self.b.iconst(Type::I32, u32::MAX as u64);
+        let result = self.b.select(ok, old_pages, failed);
+        self.stack.push(result);
+        Ok(())
+    }
+
+    /// `memory.init`. The segment's current length: active segments are
+    /// dropped once instantiation has applied them (before any function
+    /// runs, the start function included), so theirs is 0; a passive
+    /// segment that is dropped somewhere has it in a global; any other
+    /// passive segment keeps its byte length.
+    fn memory_init(&mut self, data_index: u32, mem: u32) -> Result<(), WasmError> {
+        self.memory(mem)?;
+        let seg = self.env.data.get(data_index as usize).ok_or_else(|| self.internal("data index out of range"))?;
+        let static_len = match seg.kind {
+            crate::env::DataKind::Active { .. } => 0u64,
+            crate::env::DataKind::Passive => seg.bytes.len() as u64,
+        };
+        let static_len = u32::try_from(static_len).map_err(|_| self.error("data segment larger than 4 GiB"))?;
+        let len = self.pop()?;
+        let src = self.pop()?;
+        let dst = self.pop()?;
+        let m = MemIdx(mem);
+        if self.opts.bounds == BoundsMode::Checked {
+            self.b.bounds_check_dyn(m, dst, len);
+        }
+        // src + len <= seg_len without wrap: len <= seg_len && src <= seg_len - len.
+        let seg_len_v = match self.segment_lengths.get(&data_index) {
+            Some(&g) => self.b.global_get(GlobalIdx(g), Type::I32),
+            None => self.b.iconst(Type::I32, static_len as u64),
+        };
+        let len_fits = self.b.icmp(IntCC::LeU, len, seg_len_v);
+        let room = self.b.binary(BinaryOp::Sub, seg_len_v, len);
+        let src_fits = self.b.icmp(IntCC::LeU, src, room);
+        let fits = self.b.binary(BinaryOp::And, len_fits, src_fits);
+        self.b.trapz(fits, TrapCode::MemoryOutOfBounds);
+        let addr = self.b.mem_addr(m, dst);
+        self.b.memory_init(m, DataIdx(data_index), addr, src, len);
+        Ok(())
+    }
+
+    fn unary(&mut self, op: UnaryOp) -> Result<(), WasmError> {
+        let a = self.pop()?;
+        let v = self.b.unary(op, a);
+        self.stack.push(v);
+        Ok(())
+    }
+
+    fn binary(&mut self, op: BinaryOp) -> Result<(), WasmError> {
+        let rhs = self.pop()?;
+        let lhs = self.pop()?;
+        let v = self.b.binary(op, lhs, rhs);
+        self.stack.push(v);
+        Ok(())
+    }
+
+    fn icmp(&mut self, cc: IntCC) -> Result<(), WasmError> {
+        let rhs = self.pop()?;
+        let lhs = self.pop()?;
+        let v = self.b.icmp(cc, lhs, rhs);
+        self.stack.push(v);
+        Ok(())
+    }
+
+    /// Division and remainder that trap on a zero divisor.
+    fn checked_division(&mut self, op: BinaryOp) -> Result<(), WasmError> {
+        let rhs = self.pop()?;
+        let lhs = self.pop()?;
+        self.b.trapz(rhs, TrapCode::IntegerDivideByZero);
+        let v = self.b.binary(op, lhs, rhs);
+        self.stack.push(v);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::operator_name;
+    use wasmparser::{BinaryReader, OperatorsReader};
+
+    /// Decodes one operator from its binary encoding (as the spec lists it).
+    fn name_of(bytes: &[u8]) -> String {
+        let mut reader = OperatorsReader::new(BinaryReader::new(bytes, 0));
+        operator_name(&reader.read().expect("decodes"))
+    }
+
+    #[test]
+    fn operator_names_follow_the_text_format() {
+        assert_eq!(name_of(&[0x7c]), "i64.add");
+        assert_eq!(name_of(&[0x6a]), "i32.add");
+        assert_eq!(name_of(&[0xa8]), "i32.trunc_f32_s");
+        assert_eq!(name_of(&[0xad]), "i64.extend_i32_u");
+        assert_eq!(name_of(&[0x11, 0x00, 0x00]), "call_indirect");
+        assert_eq!(name_of(&[0x0e, 0x00, 0x00]), "br_table");
+        assert_eq!(name_of(&[0x29, 0x03, 0x00]), "i64.load");
+        assert_eq!(name_of(&[0x35, 0x02, 0x00]), "i64.load32_u");
+        assert_eq!(name_of(&[0x43, 0, 0, 0, 0]), "f32.const");
+        assert_eq!(name_of(&[0xd0, 0x70]), "ref.null");
+        assert_eq!(name_of(&[0xfc, 0x09, 0x00]), "data.drop");
+        assert_eq!(name_of(&[0xfc, 0x00]), "i32.trunc_sat_f32_s");
+        assert_eq!(name_of(&[0x12, 0x00]), "return_call");
+        assert_eq!(name_of(&[0x24, 0x00]), "global.set");
+        assert_eq!(name_of(&[0xfe, 0x1e, 0x02, 0x00]), "i32.atomic.rmw.add");
+    }
+}

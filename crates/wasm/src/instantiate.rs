@@ -1,0 +1,154 @@
+//! The synthesized `instantiate` function, `() -> i32`:
+//!
+//! 1. every defined memory: zero its whole reservation, then set its size to
+//!    the minimum (imported memories belong to their owner, who does that);
+//! 2. every defined global: evaluate its initializer;
+//! 3. every active data segment, in order: check that it fits the current
+//!    size of its memory (return 2, the out-of-bounds trap code, if not) and
+//!    copy it;
+//! 4. call the start function, if any; return 0.
+
+use crate::env::{ConstExpr, ConstOp, DataKind, ModuleEnv};
+use crate::WasmError;
+use bulkhead_ir::{
+    BinaryOp, DataIdx, FuncIdx, Function, FunctionBuilder, GlobalIdx, IntCC, MemIdx, Signature, TrapCode, Type,
+    Value,
+};
+
+pub(crate) fn build_instantiate(env: &ModuleEnv) -> Result<Function, WasmError> {
+    let sig = Signature { params: Vec::new(), results: vec![Type::I32] };
+    let mut func = Function::new(FuncIdx(u32::MAX), "instantiate", sig);
+    let mut b = FunctionBuilder::new(&mut func);
+    let entry = b.create_block();
+    b.switch_to_block(entry);
+
+    for (k, mem) in env.memories.iter().enumerate() {
+        if mem.import.is_some() {
+            continue;
+        }
+        let m = MemIdx(k as u32);
+        // Reservations are capped at 2^31 bytes (module.rs), so they fit an
+        // unsigned i32.
+        let reserved = u32::try_from(mem.reserved_bytes)
+            .map_err(|_| WasmError::new(format!("memory {k}: reservation does not fit 32 bits")))?;
+        let min = u32::try_from(mem.min_bytes())
+            .map_err(|_| WasmError::new(format!("memory {k}: minimum size does not fit 32 bits")))?;
+        // The size is raised to the reservation first so the fill is in
+        // bounds by the IR's own rules, then lowered to the minimum.
+        let reserved_v = b.iconst(Type::I32, reserved as u64);
+        b.mem_set_size(m, reserved_v);
+        let base = b.mem_base(m);
+        let zero = b.iconst(Type::I32, 0);
+        b.memory_fill(m, base, zero, reserved_v);
+        let min_v = b.iconst(Type::I32, min as u64);
+        b.mem_set_size(m, min_v);
+    }
+
+    for (g, global) in env.globals.iter().enumerate() {
+        let Some(init) = &global.init else { continue };
+        let v = const_value(&mut b, env, init, &format!("initializer of global {g}"))?;
+        if b.func.value_type(v) != global.ty {
+            return Err(WasmError::new(format!("initializer of global {g} has the wrong type")));
+        }
+        b.global_set(GlobalIdx(g as u32), v);
+    }
+
+    let mut fail_block = None;
+    for (i, seg) in env.data.iter().enumerate() {
+        let DataKind::Active { memory, offset } = &seg.kind else { continue };
+        let m = MemIdx(*memory);
+        if env.memories.get(*memory as usize).is_none() {
+            return Err(WasmError::new(format!("data segment {i} targets missing memory {memory}")));
+        }
+        let len = u32::try_from(seg.bytes.len())
+            .map_err(|_| WasmError::new(format!("data segment {i} is larger than 4 GiB")))?;
+        let off = const_value(&mut b, env, offset, &format!("offset of data segment {i}"))?;
+        if b.func.value_type(off) != Type::I32 {
+            return Err(WasmError::new(format!("offset of data segment {i} is not an i32")));
+        }
+        // off + len <= size, without 32-bit wrap: len <= size && off <= size - len.
+        let size = b.mem_size(m);
+        let len_v = b.iconst(Type::I32, len as u64);
+        let len_fits = b.icmp(IntCC::LeU, len_v, size);
+        let room = b.binary(BinaryOp::Sub, size, len_v);
+        let off_fits = b.icmp(IntCC::LeU, off, room);
+        let fits = b.binary(BinaryOp::And, len_fits, off_fits);
+        let fail = *fail_block.get_or_insert_with(|| b.create_block());
+        let next = b.create_block();
+        b.brif(fits, next, &[], fail, &[]);
+        b.switch_to_block(next);
+        let dst = b.mem_addr(m, off);
+        let src_offset = b.iconst(Type::I32, 0);
+        b.memory_init(m, DataIdx(i as u32), dst, src_offset, len_v);
+    }
+
+    if let Some(start) = env.start {
+        let callee = env
+            .funcs
+            .get(start as usize)
+            .ok_or_else(|| WasmError::new(format!("start function {start} does not exist")))?;
+        if !callee.sig.params.is_empty() || !callee.sig.results.is_empty() {
+            return Err(WasmError::new(format!("start function {start} must have type [] -> []")));
+        }
+        b.call(FuncIdx(start), &[], &[]);
+    }
+    let ok = b.iconst(Type::I32, 0);
+    b.ret(&[ok]);
+
+    if let Some(fail) = fail_block {
+        b.switch_to_block(fail);
+        let code = b.iconst(Type::I32, TrapCode::MemoryOutOfBounds.code() as u64);
+        b.ret(&[code]);
+        // Keep the failure path last in the layout.
+        func.layout.retain(|&x| x != fail);
+        func.layout.push(fail);
+    }
+    Ok(func)
+}
+
+/// Emits a constant expression; `what` names it for errors.
+fn const_value(b: &mut FunctionBuilder<'_>, env: &ModuleEnv, expr: &ConstExpr, what: &str) -> Result<Value, WasmError> {
+    let ops: Vec<ConstOp> = match expr {
+        ConstExpr::I32(v) => vec![ConstOp::I32(*v)],
+        ConstExpr::I64(v) => vec![ConstOp::I64(*v)],
+        ConstExpr::GlobalGet(g) => vec![ConstOp::GlobalGet(*g)],
+        ConstExpr::Extended(ops) => ops.clone(),
+        ConstExpr::F32(_) | ConstExpr::F64(_) => {
+            return Err(WasmError::new(format!("unsupported: floating-point constant in {what}")))
+        }
+    };
+    let mut stack: Vec<Value> = Vec::new();
+    let bad = || WasmError::new(format!("malformed constant expression in {what}"));
+    for op in ops {
+        let v = match op {
+            ConstOp::I32(v) => b.iconst(Type::I32, v as u32 as u64),
+            ConstOp::I64(v) => b.iconst(Type::I64, v as u64),
+            ConstOp::GlobalGet(g) => {
+                let ty = env.globals.get(g as usize).ok_or_else(bad)?.ty;
+                if !ty.is_int() {
+                    return Err(WasmError::new(format!("unsupported: global.get of a {ty} global in {what}")));
+                }
+                b.global_get(GlobalIdx(g), ty)
+            }
+            ConstOp::I32Add | ConstOp::I32Sub | ConstOp::I32Mul | ConstOp::I64Add | ConstOp::I64Sub
+            | ConstOp::I64Mul => {
+                let rhs = stack.pop().ok_or_else(bad)?;
+                let lhs = stack.pop().ok_or_else(bad)?;
+                let op = match op {
+                    ConstOp::I32Add | ConstOp::I64Add => BinaryOp::Add,
+                    ConstOp::I32Sub | ConstOp::I64Sub => BinaryOp::Sub,
+                    _ => BinaryOp::Mul,
+                };
+                if b.func.value_type(lhs) != b.func.value_type(rhs) {
+                    return Err(bad());
+                }
+                b.binary(op, lhs, rhs)
+            }
+        };
+        stack.push(v);
+    }
+    match stack.as_slice() {
+        [v] => Ok(*v),
+        _ => Err(bad()),
+    }
+}

@@ -1,0 +1,421 @@
+//! Module-level sections → [`ModuleEnv`]. Runs after validation, so index
+//! spaces and types are consistent; what is left to report is what bulkhead
+//! does not support and memory reservations that cannot be honoured.
+
+use crate::env::*;
+use crate::{TranslateOptions, WasmError};
+use bulkhead_ir::{Signature, Type};
+use wasmparser::{ExternalKind, FunctionBody, Operator, Parser, Payload, TypeRef, ValType};
+
+pub(crate) struct ParsedModule<'a> {
+    pub env: ModuleEnv,
+    /// Bodies of the defined functions, in index order.
+    pub bodies: Vec<FunctionBody<'a>>,
+}
+
+/// Largest reservation a memory may have: a 32-bit MCU address space cannot
+/// hold more than 2 GiB of RAM in one region (and `memory.grow` arithmetic
+/// relies on sizes fitting in 31 bits).
+pub(crate) const MAX_RESERVED_BYTES: u64 = 1 << 31;
+
+pub(crate) fn val_type(t: ValType) -> Option<Type> {
+    match t {
+        ValType::I32 => Some(Type::I32),
+        ValType::I64 => Some(Type::I64),
+        ValType::F32 => Some(Type::F32),
+        ValType::F64 => Some(Type::F64),
+        ValType::V128 | ValType::Ref(_) => None,
+    }
+}
+
+pub(crate) fn val_type_name(t: ValType) -> String {
+    match t {
+        ValType::I32 => "i32".into(),
+        ValType::I64 => "i64".into(),
+        ValType::F32 => "f32".into(),
+        ValType::F64 => "f64".into(),
+        ValType::V128 => "v128".into(),
+        ValType::Ref(r) => format!("{r}"),
+    }
+}
+
+fn err<T>(e: wasmparser::BinaryReaderError) -> Result<T, WasmError> {
+    Err(WasmError::from_parser(e))
+}
+
+pub(crate) fn parse_module<'a>(wasm: &'a [u8], opts: &TranslateOptions) -> Result<ParsedModule<'a>, WasmError> {
+    let mut env = ModuleEnv::default();
+    let mut bodies = Vec::new();
+
+    for payload in Parser::new(0).parse_all(wasm) {
+        let payload = payload.map_err(WasmError::from_parser)?;
+        match payload {
+            Payload::TypeSection(reader) => {
+                let start = reader.range().start;
+                for (i, ty) in reader.into_iter_err_on_gc_types().enumerate() {
+                    let ty = ty.map_err(WasmError::from_parser)?;
+                    let mut sig = Signature::default();
+                    for (list, out) in [(ty.params(), &mut sig.params), (ty.results(), &mut sig.results)] {
+                        for &t in list {
+                            match val_type(t) {
+                                Some(t) => out.push(t),
+                                None => {
+                                    return Err(WasmError::at(
+                                        format!("unsupported value type {} in type {i}", val_type_name(t)),
+                                        start,
+                                    ))
+                                }
+                            }
+                        }
+                    }
+                    env.types.push(sig);
+                }
+            }
+            Payload::ImportSection(reader) => {
+                for item in reader.into_imports_with_offsets() {
+                    let (offset, import) = item.map_err(WasmError::from_parser)?;
+                    let imp = Import { module: import.module.to_string(), name: import.name.to_string() };
+                    match import.ty {
+                        TypeRef::Func(type_index) | TypeRef::FuncExact(type_index) => {
+                            let sig = lookup_type(&env, type_index, offset)?;
+                            env.funcs.push(FuncDecl { sig, type_index, import: Some(imp), exports: Vec::new() });
+                            env.num_imported_funcs += 1;
+                        }
+                        TypeRef::Memory(mt) => {
+                            let decl = memory_decl(&mt, env.memories.len() as u32, opts, offset, Some(imp))?;
+                            env.memories.push(decl);
+                        }
+                        TypeRef::Global(gt) => {
+                            let ty = global_type(gt.content_type, env.globals.len() as u32, offset)?;
+                            env.globals.push(GlobalDecl {
+                                ty,
+                                mutable: gt.mutable,
+                                init: None,
+                                import: Some(imp),
+                                exports: Vec::new(),
+                            });
+                        }
+                        TypeRef::Table(_) => {
+                            return Err(WasmError::at(
+                                format!(
+                                    "unsupported: table import {}.{} (tables are not supported yet)",
+                                    import.module, import.name
+                                ),
+                                offset,
+                            ))
+                        }
+                        TypeRef::Tag(_) => {
+                            return Err(WasmError::at(
+                                format!("unsupported: tag import {}.{} (exceptions)", import.module, import.name),
+                                offset,
+                            ))
+                        }
+                    }
+                }
+            }
+            Payload::FunctionSection(reader) => {
+                for item in reader.into_iter_with_offsets() {
+                    let (offset, type_index) = item.map_err(WasmError::from_parser)?;
+                    let sig = lookup_type(&env, type_index, offset)?;
+                    env.funcs.push(FuncDecl { sig, type_index, import: None, exports: Vec::new() });
+                }
+            }
+            Payload::TableSection(_) => {
+                // Defined tables are accepted: without element segments,
+                // table exports or table instructions (all reported as
+                // unsupported) their contents are unobservable.
+            }
+            Payload::MemorySection(reader) => {
+                for item in reader.into_iter_with_offsets() {
+                    let (offset, mt) = item.map_err(WasmError::from_parser)?;
+                    let decl = memory_decl(&mt, env.memories.len() as u32, opts, offset, None)?;
+                    env.memories.push(decl);
+                }
+            }
+            Payload::TagSection(reader) => {
+                return Err(WasmError::at("unsupported: tag section (exceptions)", reader.range().start));
+            }
+            Payload::GlobalSection(reader) => {
+                for item in reader.into_iter_with_offsets() {
+                    let (offset, g) = item.map_err(WasmError::from_parser)?;
+                    let index = env.globals.len() as u32;
+                    let ty = global_type(g.ty.content_type, index, offset)?;
+                    let init = const_expr(&g.init_expr, &format!("initializer of global {index}"))?;
+                    if matches!(init, ConstExpr::F32(_) | ConstExpr::F64(_)) {
+                        // The IR has no floating-point constants yet, so
+                        // `instantiate` could not initialize it.
+                        return Err(WasmError::at(
+                            format!("unsupported: floating-point constant in initializer of global {index}"),
+                            offset,
+                        ));
+                    }
+                    env.globals.push(GlobalDecl {
+                        ty,
+                        mutable: g.ty.mutable,
+                        init: Some(init),
+                        import: None,
+                        exports: Vec::new(),
+                    });
+                }
+            }
+            Payload::ExportSection(reader) => {
+                for item in reader.into_iter_with_offsets() {
+                    let (offset, export) = item.map_err(WasmError::from_parser)?;
+                    let name = export.name.to_string();
+                    let index = export.index as usize;
+                    let missing = || WasmError::at(format!("export {name:?} refers to a missing item"), offset);
+                    match export.kind {
+                        ExternalKind::Func | ExternalKind::FuncExact => {
+                            env.funcs.get_mut(index).ok_or_else(missing)?.exports.push(name)
+                        }
+                        ExternalKind::Memory => env.memories.get_mut(index).ok_or_else(missing)?.exports.push(name),
+                        ExternalKind::Global => env.globals.get_mut(index).ok_or_else(missing)?.exports.push(name),
+                        ExternalKind::Table => {
+                            return Err(WasmError::at(
+                                format!("unsupported: table export {name:?} (tables are not supported yet)"),
+                                offset,
+                            ))
+                        }
+                        ExternalKind::Tag => {
+                            return Err(WasmError::at(format!("unsupported: tag export {name:?} (exceptions)"), offset))
+                        }
+                    }
+                }
+            }
+            Payload::StartSection { func, .. } => env.start = Some(func),
+            Payload::ElementSection(reader) if reader.count() > 0 => {
+                return Err(WasmError::at(
+                    "unsupported: element segments (tables are not supported yet)",
+                    reader.range().start,
+                ));
+            }
+            Payload::DataSection(reader) => {
+                for item in reader {
+                    let data = item.map_err(WasmError::from_parser)?;
+                    let index = env.data.len();
+                    let kind = match data.kind {
+                        wasmparser::DataKind::Passive => DataKind::Passive,
+                        wasmparser::DataKind::Active { memory_index, offset_expr } => {
+                            let offset = const_expr(&offset_expr, &format!("offset of data segment {index}"))?;
+                            DataKind::Active { memory: memory_index, offset }
+                        }
+                    };
+                    env.data.push(DataSegment { kind, bytes: data.data.to_vec() });
+                }
+            }
+            Payload::CodeSectionEntry(body) => bodies.push(body),
+            _ => {}
+        }
+    }
+    if bodies.len() + env.num_imported_funcs as usize != env.funcs.len() {
+        return Err(WasmError::new("function and code section sizes disagree"));
+    }
+    Ok(ParsedModule { env, bodies })
+}
+
+fn lookup_type(env: &ModuleEnv, type_index: u32, offset: u64) -> Result<Signature, WasmError> {
+    env.types
+        .get(type_index as usize)
+        .cloned()
+        .ok_or_else(|| WasmError::at(format!("type index {type_index} out of range"), offset))
+}
+
+fn global_type(t: ValType, index: u32, offset: u64) -> Result<Type, WasmError> {
+    val_type(t).ok_or_else(|| WasmError::at(format!("unsupported global type {} (global {index})", val_type_name(t)), offset))
+}
+
+/// The reservation rules: an explicit per-memory `memory_max` wins (it must
+/// lie between the minimum and the declared maximum), then the declared
+/// maximum, then `default_memory_max` (raised to the minimum), then the
+/// minimum. The result must fit a 32-bit MCU address space.
+fn memory_decl(
+    mt: &wasmparser::MemoryType,
+    index: u32,
+    opts: &TranslateOptions,
+    offset: u64,
+    import: Option<Import>,
+) -> Result<MemoryDecl, WasmError> {
+    if mt.memory64 {
+        return Err(WasmError::at(format!("unsupported: 64-bit memory {index}"), offset));
+    }
+    if mt.shared {
+        return Err(WasmError::at(format!("unsupported: shared memory {index}"), offset));
+    }
+    let page_size_log2 = mt.page_size_log2.unwrap_or(16);
+    if page_size_log2 > 16 {
+        return Err(WasmError::at(format!("unsupported page size 2^{page_size_log2} of memory {index}"), offset));
+    }
+    let page_size = 1u64 << page_size_log2;
+    // Validation bounds 32-bit memory sizes by 2^32 bytes, so these products
+    // cannot overflow; saturate anyway rather than trust it blindly.
+    let min_bytes = mt.initial.saturating_mul(page_size);
+    let max_bytes = mt.maximum.map(|m| m.saturating_mul(page_size));
+    let override_bytes = opts.memory_max.iter().rev().find(|(k, _)| *k == index).map(|&(_, b)| b);
+    let reserved = if let Some(requested) = override_bytes {
+        // A partial page can never be used.
+        let bytes = requested & !(page_size - 1);
+        if bytes < min_bytes {
+            return Err(WasmError::at(
+                format!(
+                    "--memory-max of {requested} bytes for memory {index} is below its minimum size of {min_bytes} bytes"
+                ),
+                offset,
+            ));
+        }
+        if let Some(max) = max_bytes {
+            if bytes > max {
+                return Err(WasmError::at(
+                    format!(
+                        "--memory-max of {requested} bytes for memory {index} is above its declared maximum of {max} bytes"
+                    ),
+                    offset,
+                ));
+            }
+        }
+        bytes
+    } else if let Some(max) = max_bytes {
+        max
+    } else if let Some(default) = opts.default_memory_max {
+        (default & !(page_size - 1)).max(min_bytes)
+    } else {
+        min_bytes
+    };
+    if reserved > MAX_RESERVED_BYTES {
+        return Err(WasmError::at(
+            format!(
+                "memory {index} would reserve {reserved} bytes, more than the {MAX_RESERVED_BYTES} bytes a 32-bit \
+                 microcontroller address space can hold; pass a smaller --memory-max for it (at least its minimum \
+                 of {min_bytes} bytes)"
+            ),
+            offset,
+        ));
+    }
+    Ok(MemoryDecl {
+        page_size_log2,
+        min_pages: mt.initial,
+        max_pages: mt.maximum,
+        reserved_bytes: reserved,
+        import,
+        exports: Vec::new(),
+    })
+}
+
+/// Decodes a constant expression. `what` names it for error messages.
+pub(crate) fn const_expr(expr: &wasmparser::ConstExpr<'_>, what: &str) -> Result<ConstExpr, WasmError> {
+    let mut reader = expr.get_operators_reader();
+    let mut ops = Vec::new();
+    loop {
+        let (op, offset) = match reader.read_with_offset() {
+            Ok(x) => x,
+            Err(e) => return err(e),
+        };
+        let c = match op {
+            Operator::End => break,
+            Operator::I32Const { value } => ConstOp::I32(value),
+            Operator::I64Const { value } => ConstOp::I64(value),
+            Operator::GlobalGet { global_index } => ConstOp::GlobalGet(global_index),
+            Operator::I32Add => ConstOp::I32Add,
+            Operator::I32Sub => ConstOp::I32Sub,
+            Operator::I32Mul => ConstOp::I32Mul,
+            Operator::I64Add => ConstOp::I64Add,
+            Operator::I64Sub => ConstOp::I64Sub,
+            Operator::I64Mul => ConstOp::I64Mul,
+            Operator::F32Const { value } if ops.is_empty() => {
+                let rest = reader.read().map_err(WasmError::from_parser)?;
+                if !matches!(rest, Operator::End) {
+                    return Err(WasmError::at(format!("unsupported constant expression in {what}"), offset));
+                }
+                return Ok(ConstExpr::F32(value.bits()));
+            }
+            Operator::F64Const { value } if ops.is_empty() => {
+                let rest = reader.read().map_err(WasmError::from_parser)?;
+                if !matches!(rest, Operator::End) {
+                    return Err(WasmError::at(format!("unsupported constant expression in {what}"), offset));
+                }
+                return Ok(ConstExpr::F64(value.bits()));
+            }
+            other => {
+                return Err(WasmError::at(
+                    format!("unsupported operator {} in {what}", crate::func::operator_name(&other)),
+                    offset,
+                ))
+            }
+        };
+        ops.push(c);
+    }
+    Ok(match ops.as_slice() {
+        [ConstOp::I32(v)] => ConstExpr::I32(*v),
+        [ConstOp::I64(v)] => ConstExpr::I64(*v),
+        [ConstOp::GlobalGet(g)] => ConstExpr::GlobalGet(*g),
+        _ => ConstExpr::Extended(ops),
+    })
+}
+
+/// `data.drop` needs run-time state: for every passive segment that some
+/// function drops, a synthesized mutable i32 global holding the segment's
+/// current length (its byte length, set by `instantiate`; 0 once dropped).
+/// These globals come after the module's own, have no import and no export,
+/// and are ordinary globals for every later stage. Returns data index →
+/// global index. Segments never dropped keep a static length, and active
+/// segments are always of length 0 once instantiation is over, so neither
+/// needs a global.
+pub(crate) fn add_segment_length_globals(
+    env: &mut ModuleEnv,
+    bodies: &[FunctionBody<'_>],
+) -> Result<std::collections::BTreeMap<u32, u32>, WasmError> {
+    let mut dropped = std::collections::BTreeSet::new();
+    for body in bodies {
+        let mut reader = body.get_operators_reader().map_err(WasmError::from_parser)?;
+        while !reader.eof() {
+            if let Operator::DataDrop { data_index } = reader.read().map_err(WasmError::from_parser)? {
+                dropped.insert(data_index);
+            }
+        }
+    }
+    let mut globals = std::collections::BTreeMap::new();
+    for seg in dropped {
+        let Some(segment) = env.data.get(seg as usize) else { continue };
+        if !matches!(segment.kind, DataKind::Passive) {
+            continue;
+        }
+        let len = i32::try_from(segment.bytes.len())
+            .map_err(|_| WasmError::new(format!("data segment {seg} is larger than 2 GiB")))?;
+        globals.insert(seg, env.globals.len() as u32);
+        env.globals.push(GlobalDecl {
+            ty: Type::I32,
+            mutable: true,
+            init: Some(ConstExpr::I32(len)),
+            import: None,
+            exports: Vec::new(),
+        });
+    }
+    Ok(globals)
+}
+
+/// The index of the function whose body contains byte `offset`, if any
+/// (best effort, for locating validation errors; a module too malformed to
+/// parse up to that body yields `None`).
+pub(crate) fn function_at_offset(wasm: &[u8], offset: usize) -> Option<u32> {
+    let mut imported = 0u32;
+    let mut defined = 0u32;
+    for payload in Parser::new(0).parse_all(wasm) {
+        match payload.ok()? {
+            Payload::ImportSection(reader) => {
+                for import in reader.into_imports() {
+                    if matches!(import.ok()?.ty, TypeRef::Func(_) | TypeRef::FuncExact(_)) {
+                        imported += 1;
+                    }
+                }
+            }
+            Payload::CodeSectionEntry(body) => {
+                let range = body.range();
+                if (range.start as usize..range.end as usize).contains(&offset) {
+                    return Some(imported + defined);
+                }
+                defined += 1;
+            }
+            _ => {}
+        }
+    }
+    None
+}
