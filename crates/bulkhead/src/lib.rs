@@ -335,6 +335,7 @@ impl Compiler {
         // Backend.
         let module = bulkhead_thumb::ModuleInfo {
             funcs: env.funcs.iter().map(|f| f.sig.clone()).collect(),
+            types: env.types.clone(),
             globals: env.globals.iter().map(|g| g.ty).collect(),
             num_memories: env.memories.len() as u32,
         };

@@ -389,6 +389,9 @@ impl Elaborator<'_> {
             Op::Select => InstData::Select { args: [a(0), a(1), a(2)] },
             Op::MemBase { mem } => InstData::MemBase { mem: *mem },
             Op::MemMax { mem } => InstData::MemMax { mem: *mem },
+            Op::FuncRef { func } => InstData::FuncRef { func: *func },
+            Op::FuncRefTypeId => InstData::FuncRefTypeId { arg: a(0) },
+            Op::TypeId { sig } => InstData::TypeId { sig: *sig },
             Op::AddrAdd { .. } => InstData::AddrAdd { args: [a(0), a(1)] },
             Op::Opaque { value, .. } => return Err(format!("opaque {value} cannot be emitted")),
         };

@@ -85,7 +85,9 @@ fn op_cost(egraph: &EGraph, node: &ENode) -> u64 {
         }
         Op::MemBase { .. } | Op::AddrAdd { .. } => 1,
         // MOVW/MOVT of the word's address, then a load.
-        Op::MemMax { .. } => 3,
+        Op::MemMax { .. } | Op::FuncRefTypeId => 3,
+        // MOVW/MOVT.
+        Op::FuncRef { .. } | Op::TypeId { .. } => 2,
         Op::Unary { op, ty } => {
             let c = match op {
                 UnaryOp::Clz | UnaryOp::Extend8S | UnaryOp::Extend16S => 1,

@@ -3,7 +3,7 @@
 //! plus opaque leaves for values the e-graph may not look into.
 
 use crate::fold;
-use bulkhead_ir::{BinaryOp, IntCC, MemIdx, Type, UnaryOp, Value};
+use bulkhead_ir::{BinaryOp, FuncIdx, IntCC, MemIdx, SigIdx, Type, UnaryOp, Value};
 use core::cmp::Ordering;
 use egg::{Analysis, DidMerge, Id, Language};
 
@@ -38,6 +38,16 @@ pub enum Op {
     MemMax {
         mem: MemIdx,
     },
+    /// The funcref (descriptor address) of a function.
+    FuncRef {
+        func: FuncIdx,
+    },
+    /// Child: a non-null funcref; its descriptor's type id.
+    FuncRefTypeId,
+    /// The type id of a signature.
+    TypeId {
+        sig: SigIdx,
+    },
     /// Children: an `addr<mem>` and an i32 index (zero-extended).
     AddrAdd {
         mem: MemIdx,
@@ -63,13 +73,21 @@ impl Op {
             Op::AddrAdd { mem } => (6, mem.0 as u64, 0),
             Op::Opaque { value, ty } => (7, value.0 as u64, type_key(*ty)),
             Op::MemMax { mem } => (8, mem.0 as u64, 0),
+            Op::FuncRef { func } => (9, func.0 as u64, 0),
+            Op::FuncRefTypeId => (10, 0, 0),
+            Op::TypeId { sig } => (11, sig.0 as u64, 0),
         }
     }
 
     pub fn arity(&self) -> usize {
         match self {
-            Op::Iconst { .. } | Op::MemBase { .. } | Op::MemMax { .. } | Op::Opaque { .. } => 0,
-            Op::Unary { .. } => 1,
+            Op::Iconst { .. }
+            | Op::MemBase { .. }
+            | Op::MemMax { .. }
+            | Op::FuncRef { .. }
+            | Op::TypeId { .. }
+            | Op::Opaque { .. } => 0,
+            Op::Unary { .. } | Op::FuncRefTypeId => 1,
             Op::Binary { .. } | Op::Icmp { .. } | Op::AddrAdd { .. } => 2,
             Op::Select => 3,
         }
@@ -171,7 +189,12 @@ impl Analysis<ENode> for Facts {
         let child = |i: usize| &egraph[enode.children()[i]].data;
         let ty = match &enode.op {
             Op::Iconst { ty, .. } | Op::Opaque { ty, .. } => *ty,
-            Op::Unary { op: UnaryOp::Eqz, .. } | Op::Icmp { .. } | Op::MemMax { .. } => Type::I32,
+            Op::Unary { op: UnaryOp::Eqz, .. }
+            | Op::Icmp { .. }
+            | Op::MemMax { .. }
+            | Op::FuncRef { .. }
+            | Op::FuncRefTypeId
+            | Op::TypeId { .. } => Type::I32,
             Op::Unary { ty, .. } | Op::Binary { ty, .. } => *ty,
             Op::Select => child(1).ty,
             Op::MemBase { mem } | Op::AddrAdd { mem } => Type::Addr(*mem),
@@ -193,7 +216,14 @@ impl Analysis<ENode> for Facts {
                 (Some(c), Some(a), Some(b)) => Some(if c != 0 { a } else { b }),
                 _ => None,
             },
-            Op::Select | Op::MemBase { .. } | Op::MemMax { .. } | Op::AddrAdd { .. } | Op::Opaque { .. } => None,
+            Op::Select
+            | Op::MemBase { .. }
+            | Op::MemMax { .. }
+            | Op::FuncRef { .. }
+            | Op::FuncRefTypeId
+            | Op::TypeId { .. }
+            | Op::AddrAdd { .. }
+            | Op::Opaque { .. } => None,
         };
         ClassData { ty, konst }
     }

@@ -271,6 +271,9 @@ fn build(func: &Function, dom: &DomTree, opts: &EgraphOptions) -> Result<Built, 
                 InstData::Select { args } => ENode::new(Op::Select, &[c(args[0])?, c(args[1])?, c(args[2])?], salt),
                 InstData::MemBase { mem } => ENode::leaf(Op::MemBase { mem: *mem }, salt),
                 InstData::MemMax { mem } => ENode::leaf(Op::MemMax { mem: *mem }, salt),
+                InstData::FuncRef { func } => ENode::leaf(Op::FuncRef { func: *func }, salt),
+                InstData::FuncRefTypeId { arg } => ENode::new(Op::FuncRefTypeId, &[c(*arg)?], salt),
+                InstData::TypeId { sig } => ENode::leaf(Op::TypeId { sig: *sig }, salt),
                 InstData::AddrAdd { args } => {
                     let mem = ty_of(args[0]).mem().ok_or_else(|| format!("{inst}: addr_add of a non-address"))?;
                     ENode::new(Op::AddrAdd { mem }, &[c(args[0])?, c(args[1])?], salt)

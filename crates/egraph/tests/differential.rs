@@ -525,6 +525,7 @@ fn execute(f: &Function, inp: &Inputs) -> (Result<Vec<Val>, InterpError>, State)
         memories: Memories { bytes: inp.bytes.clone(), sizes: inp.sizes.clone() },
         globals: vec![Val::I32(inp.globals.0), Val::I64(inp.globals.1)],
         data: Vec::new(),
+        ..State::default()
     };
     let args = [Val::I32(inp.args.0 as u32), Val::I32(inp.args.1 as u32), Val::I64(inp.args.2)];
     let result = interp::run(f, &args, &mut state, &mut host, FUEL);

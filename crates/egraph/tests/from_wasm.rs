@@ -7,7 +7,7 @@
 
 use arbitrary::Unstructured;
 use bulkhead_egraph::{optimize, EgraphOptions};
-use bulkhead_ir::interp::{self, Host, InterpError, Memories, State, Val};
+use bulkhead_ir::interp::{self, Host, InterpError, Memories, State, Tables, Val};
 use bulkhead_ir::{FuncIdx, Function, Type};
 use bulkhead_wasm::{TranslateOptions, Translation};
 use wasm_smith::{Config, InstructionKind, InstructionKinds};
@@ -77,12 +77,26 @@ impl Host for ModuleHost<'_> {
     }
 }
 
+/// Tables reserved as declared; a type id per structurally distinct
+/// signature (like the linker-merged `__bulkhead_type_*` symbols).
+fn tables(tr: &Translation) -> Tables {
+    let env = &tr.env;
+    let id = |sig: &bulkhead_ir::Signature| env.types.iter().position(|t| t == sig).unwrap_or(usize::MAX) as u32;
+    Tables {
+        entries: env.tables.iter().map(|t| vec![0; t.reserved_entries as usize]).collect(),
+        sizes: vec![0; env.tables.len()],
+        func_type_ids: env.funcs.iter().map(|f| id(&f.sig)).collect(),
+        sig_type_ids: env.types.iter().map(id).collect(),
+    }
+}
+
 fn fresh_state(tr: &Translation) -> State {
     let mems: Vec<(usize, u64)> = tr.env.memories.iter().map(|m| (m.reserved_bytes as usize, 0)).collect();
     State {
         memories: Memories::new(&mems),
         globals: tr.env.globals.iter().map(|g| Val::zero(g.ty)).collect(),
         data: tr.env.data.iter().map(|d| d.bytes.clone()).collect(),
+        tables: tables(tr),
     }
 }
 

@@ -12,7 +12,13 @@
 //!   `max(32, next_power_of_two(reserved))` so that one MPU region covers it.
 //! - `.rodata`: data segments (`NAME.d<i>`), `NAME_mem<k>_max`, the memory
 //!   table `NAME_memories`.
-//! - `.bss`: `NAME_mem<k>_size` words and global storage (`NAME.g<i>`).
+//! - `.bss`: `NAME_mem<k>_size` words and global storage (`NAME.g<i>`),
+//!   table entries (`NAME.t<t>`) and size words (`NAME__table<t>_size`).
+//! - `.rodata`: also function descriptors `NAME.fd<i>` = `{ code | 1, type
+//!   id }` for the functions whose funcref the code takes.
+//! - `.rodata.bulkhead.types`: one weak 1-byte `__bulkhead_type_<sig>` per
+//!   signature used by `call_indirect` or a descriptor; the linker keeps one
+//!   definition per name, so its address is a type id shared by all modules.
 //! - `.ARM.attributes`: architecture and float ABI for the linker.
 //!
 //! Symbol names come from [`SymbolNames`]; nothing here spells a name itself.
@@ -23,7 +29,7 @@ mod names;
 mod patch;
 
 pub use attributes::{build_attributes, ArmArch};
-pub use names::{module_name_from_stem, sanitize, validate_module_name, MemorySymbols, SymbolNames};
+pub use names::{module_name_from_stem, sanitize, type_id_symbol, validate_module_name, MemorySymbols, SymbolNames};
 
 use bulkhead_thumb::{CompiledFunction, Reloc, RelocKind, RelocTarget};
 use bulkhead_wasm::{Import, ModuleEnv};
@@ -104,6 +110,8 @@ pub fn write_object(input: &ObjectInput) -> Result<Vec<u8>, ElfError> {
     w.layout_memories()?;
     w.layout_globals()?;
     w.layout_rodata()?;
+    w.layout_tables()?;
+    w.layout_descriptors()?;
     w.add_text_relocations()?;
     w.check_undefined_names()?;
     let mut bytes = w.obj.write().map_err(|e| ElfError::new(e.to_string()))?;
@@ -167,6 +175,13 @@ struct Writer<'a> {
     runtime: BTreeMap<&'static str, SymbolId>,
     memory_base: BTreeMap<u32, SymbolId>,
     memory_size: BTreeMap<u32, SymbolId>,
+    memory_max: BTreeMap<u32, SymbolId>,
+    tables: BTreeMap<u32, SymbolId>,
+    table_sizes: BTreeMap<u32, SymbolId>,
+    descriptors: BTreeMap<u32, SymbolId>,
+    /// Weak type-id symbols by name, and their section.
+    type_ids: BTreeMap<String, SymbolId>,
+    types_section: Option<SectionId>,
     globals: BTreeMap<u32, SymbolId>,
     data: BTreeMap<u32, SymbolId>,
     undefined: BTreeMap<String, SymbolId>,
@@ -259,6 +274,12 @@ impl<'a> Writer<'a> {
             runtime: BTreeMap::new(),
             memory_base: BTreeMap::new(),
             memory_size: BTreeMap::new(),
+            memory_max: BTreeMap::new(),
+            tables: BTreeMap::new(),
+            table_sizes: BTreeMap::new(),
+            descriptors: BTreeMap::new(),
+            type_ids: BTreeMap::new(),
+            types_section: None,
             globals: BTreeMap::new(),
             data: BTreeMap::new(),
             undefined: BTreeMap::new(),
@@ -494,11 +515,13 @@ impl<'a> Writer<'a> {
         for (k, memory) in self.env.memories.iter().enumerate() {
             let k = k as u32;
             let syms = self.names.memory_symbols(self.env, k).expect("memory exists");
-            if memory.import.is_some() {
+            if let Some(Import { module, name }) = &memory.import {
                 let base = self.undefined_symbol(syms.base);
                 let size = self.undefined_symbol(syms.size);
+                let max = self.undefined_symbol(self.names.import_max_symbol(module, name));
                 self.memory_base.insert(k, base);
                 self.memory_size.insert(k, size);
+                self.memory_max.insert(k, max);
                 continue;
             }
             let reserved = memory.reserved_bytes;
@@ -595,10 +618,17 @@ impl<'a> Writer<'a> {
             if memory.import.is_none() {
                 let offset = self.obj.append_section_data(rodata, &max.to_le_bytes(), 4);
                 let name = self.names.memory_max(k);
-                self.add_global(
+                let id = self.add_global(
                     data_symbol(name, rodata, offset, 4, SymbolScope::Dynamic),
                     format!("the maximum of memory {k}"),
                 )?;
+                for export in &memory.exports {
+                    self.add_global(
+                        data_symbol(self.names.export_max_symbol(export), rodata, offset, 4, SymbolScope::Dynamic),
+                        format!("the maximum of export \"{export}\" of memory {k}"),
+                    )?;
+                }
+                self.memory_max.insert(k, id);
             }
             let entry = table.len() as u64;
             table.extend_from_slice(&[0; 8]);
@@ -614,6 +644,98 @@ impl<'a> Writer<'a> {
         )?;
         for (at, symbol) in table_relocs {
             self.add_relocation(rodata, table_offset + at, symbol, RelocKind::Abs32)?;
+        }
+        Ok(())
+    }
+
+    /// Defined tables: the entries (zeroed by `instantiate`) and the size
+    /// word, both in `.bss`.
+    fn layout_tables(&mut self) -> Result<(), ElfError> {
+        for (t, table) in self.env.tables.iter().enumerate() {
+            let t = t as u32;
+            let bytes = u64::from(table.reserved_entries) * 4;
+            let bss = self.bss();
+            let offset = self.obj.append_section_bss(bss, bytes.max(4), 4);
+            let id = self.obj.add_symbol(data_symbol(
+                self.names.table_local(t),
+                bss,
+                offset,
+                bytes,
+                SymbolScope::Compilation,
+            ));
+            self.tables.insert(t, id);
+            let size_offset = self.obj.append_section_bss(bss, 4, 4);
+            let size = self.add_global(
+                data_symbol(self.names.table_size(t), bss, size_offset, 4, SymbolScope::Dynamic),
+                format!("the size word of table {t}"),
+            )?;
+            self.table_sizes.insert(t, size);
+        }
+        Ok(())
+    }
+
+    /// The weak type-id symbol of type index `n`, defined on first use.
+    fn type_id(&mut self, n: u32) -> Result<SymbolId, String> {
+        let sig = self
+            .env
+            .types
+            .get(n as usize)
+            .ok_or_else(|| format!("relocation to the type id of type {n}, but the module has {}", self.env.types.len()))?;
+        let name = type_id_symbol(sig).ok_or_else(|| format!("type {n} has no type-id spelling"))?;
+        if let Some(&id) = self.type_ids.get(&name) {
+            return Ok(id);
+        }
+        let section = *self.types_section.get_or_insert_with(|| {
+            self.obj.add_section(Vec::new(), b".rodata.bulkhead.types".to_vec(), SectionKind::ReadOnlyData)
+        });
+        // One distinct byte per signature: the address is the id.
+        let offset = self.obj.append_section_data(section, &[0], 1);
+        let id = self.obj.add_symbol(Symbol {
+            name: name.clone().into_bytes(),
+            value: offset,
+            size: 1,
+            kind: SymbolKind::Data,
+            scope: SymbolScope::Dynamic,
+            weak: true,
+            section: SymbolSection::Section(section),
+            flags: SymbolFlags::None,
+        });
+        self.type_ids.insert(name, id);
+        Ok(id)
+    }
+
+    /// Descriptors `{ code | 1, type id }` of the functions whose funcref
+    /// some code takes (`RelocTarget::FuncDescriptor`). The ABS32 to a
+    /// Thumb function symbol sets bit 0 (ELF for the ARM architecture).
+    fn layout_descriptors(&mut self) -> Result<(), ElfError> {
+        let wanted: BTreeSet<u32> = self
+            .items
+            .iter()
+            .flat_map(|i| i.code.relocs.iter())
+            .filter_map(|r| match r.target {
+                RelocTarget::FuncDescriptor(n) => Some(n),
+                _ => None,
+            })
+            .collect();
+        for n in wanted {
+            let decl = self.env.funcs.get(n as usize).ok_or_else(|| {
+                ElfError::new(format!("descriptor of function {n}, but the module has {}", self.env.funcs.len()))
+            })?;
+            let type_index = decl.type_index;
+            let code = self.target_symbol(&RelocTarget::Function(n)).map_err(ElfError::new)?;
+            let type_id = self.type_id(type_index).map_err(ElfError::new)?;
+            let rodata = self.rodata();
+            let offset = self.obj.append_section_data(rodata, &[0; 8], 4);
+            let id = self.obj.add_symbol(data_symbol(
+                self.names.func_descriptor_local(n),
+                rodata,
+                offset,
+                8,
+                SymbolScope::Compilation,
+            ));
+            self.add_relocation(rodata, offset, code, RelocKind::Abs32)?;
+            self.add_relocation(rodata, offset + 4, type_id, RelocKind::Abs32)?;
+            self.descriptors.insert(n, id);
         }
         Ok(())
     }
@@ -658,6 +780,21 @@ impl<'a> Writer<'a> {
             RelocTarget::DataSegment(n) => {
                 self.data.get(&n).copied().ok_or_else(|| missing("data segment", n, env.data.len()))
             }
+            RelocTarget::MemoryMax(k) => self
+                .memory_max
+                .get(&k)
+                .copied()
+                .ok_or_else(|| missing("the maximum of memory", k, env.memories.len())),
+            RelocTarget::Table(t) => self.tables.get(&t).copied().ok_or_else(|| missing("table", t, env.tables.len())),
+            RelocTarget::TableSize(t) => {
+                self.table_sizes.get(&t).copied().ok_or_else(|| missing("the size of table", t, env.tables.len()))
+            }
+            RelocTarget::FuncDescriptor(n) => self
+                .descriptors
+                .get(&n)
+                .copied()
+                .ok_or_else(|| missing("the descriptor of function", n, env.funcs.len())),
+            RelocTarget::TypeId(n) => self.type_id(n),
             RelocTarget::Runtime(name) => self
                 .runtime
                 .get(name)

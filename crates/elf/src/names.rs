@@ -94,6 +94,32 @@ pub struct MemorySymbols {
     pub defined: bool,
 }
 
+/// The type-id symbol of a signature: `__bulkhead_type_<params>_<results>`,
+/// each list spelled one letter per type (`i` i32, `l` i64, `f` f32, `d`
+/// f64) or `v` when empty, e.g. `(i32, i32) -> i32` is
+/// `__bulkhead_type_ii_i` and `() -> ()` is `__bulkhead_type_v_v`. Every
+/// module using the signature defines it weak, so the linker keeps one
+/// definition and its address is a type id shared by all modules. `None`
+/// for a type with no spelling (addresses never appear in signatures).
+pub fn type_id_symbol(sig: &bulkhead_ir::Signature) -> Option<String> {
+    fn spell(types: &[bulkhead_ir::Type]) -> Option<String> {
+        if types.is_empty() {
+            return Some("v".to_string());
+        }
+        types
+            .iter()
+            .map(|t| match t {
+                bulkhead_ir::Type::I32 => Some('i'),
+                bulkhead_ir::Type::I64 => Some('l'),
+                bulkhead_ir::Type::F32 => Some('f'),
+                bulkhead_ir::Type::F64 => Some('d'),
+                bulkhead_ir::Type::Addr(_) => None,
+            })
+            .collect()
+    }
+    Some(format!("__bulkhead_type_{}_{}", spell(&sig.params)?, spell(&sig.results)?))
+}
+
 /// The names of a module's symbols. Cheap to clone; carries only the module
 /// name, so it can be built before or without compiling anything.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -130,6 +156,35 @@ impl SymbolNames {
     /// `a.f` links against whatever defines `a_f`, e.g. module `a`'s export `f`.
     pub fn import_symbol(&self, module: &str, field: &str) -> String {
         format!("{}_{}", sanitize(module), sanitize(field))
+    }
+
+    /// Global alias of an exported memory's reservation word:
+    /// `NAME_<export>__max`, the name a module importing that memory reads
+    /// its reservation from.
+    pub fn export_max_symbol(&self, export: &str) -> String {
+        format!("{}_{}__max", self.module, sanitize(export))
+    }
+
+    /// Undefined symbol of an imported memory's reservation word (a
+    /// `const uint32_t`, bytes): `<mod>_<field>__max`.
+    pub fn import_max_symbol(&self, module: &str, field: &str) -> String {
+        format!("{}__max", self.import_symbol(module, field))
+    }
+
+    /// Entries of defined table `t` (u32 funcrefs): local `NAME.t<t>`.
+    pub fn table_local(&self, t: u32) -> String {
+        format!("{}.t{t}", self.module)
+    }
+
+    /// Current number of entries of defined table `t`: `NAME__table<t>_size`.
+    pub fn table_size(&self, t: u32) -> String {
+        format!("{}__table{t}_size", self.module)
+    }
+
+    /// The read-only descriptor `{ code | 1, type id }` of function `index`
+    /// (its funcref): local `NAME.fd<index>`.
+    pub fn func_descriptor_local(&self, index: u32) -> String {
+        format!("{}.fd{index}", self.module)
     }
 
     /// Undefined symbol of an imported memory's size word: `<mod>_<field>__size`.
@@ -242,6 +297,26 @@ mod tests {
         assert_eq!(sanitize(""), "");
         // Multi-byte UTF-8: each byte is escaped.
         assert_eq!(sanitize("é"), "$C3$A9");
+    }
+
+    #[test]
+    fn type_id_symbols_spell_the_signature() {
+        use bulkhead_ir::{Signature, Type};
+        let sig = |params: &[Type], results: &[Type]| Signature { params: params.to_vec(), results: results.to_vec() };
+        assert_eq!(type_id_symbol(&sig(&[Type::I32, Type::I32], &[Type::I32])).unwrap(), "__bulkhead_type_ii_i");
+        assert_eq!(type_id_symbol(&sig(&[], &[])).unwrap(), "__bulkhead_type_v_v");
+        assert_eq!(
+            type_id_symbol(&sig(&[Type::I64, Type::F32, Type::F64], &[Type::I32, Type::I64])).unwrap(),
+            "__bulkhead_type_lfd_il"
+        );
+        // Parameters and results never run together.
+        assert_ne!(type_id_symbol(&sig(&[Type::I32], &[])), type_id_symbol(&sig(&[], &[Type::I32])));
+        let n = SymbolNames::new("m").unwrap();
+        assert_eq!(n.import_max_symbol("a", "mem"), "a_mem__max");
+        assert_eq!(n.export_max_symbol("mem"), "m_mem__max");
+        assert_eq!(n.table_local(1), "m.t1");
+        assert_eq!(n.table_size(1), "m__table1_size");
+        assert_eq!(n.func_descriptor_local(3), "m.fd3");
     }
 
     #[test]

@@ -73,6 +73,7 @@ fn test_env() -> ModuleEnv {
             DataSegment { kind: DataKind::Passive, bytes: vec![1, 2, 3] },
         ],
         start: None,
+        ..ModuleEnv::default()
     }
 }
 

@@ -1,6 +1,6 @@
 //! Appends instructions to a current block, with typed helpers.
 
-use crate::entity::{Block, DataIdx, FuncIdx, GlobalIdx, Inst, Value};
+use crate::entity::{Block, DataIdx, FuncIdx, GlobalIdx, Inst, SigIdx, TableIdx, Value};
 use crate::function::Function;
 use crate::inst::*;
 use crate::types::{MemIdx, Type};
@@ -150,6 +150,43 @@ impl<'f> FunctionBuilder<'f> {
 
     pub fn call(&mut self, func: FuncIdx, args: &[Value], result_types: &[Type]) -> SmallVec<[Value; 1]> {
         let i = self.ins(InstData::Call { func, args: SmallVec::from_slice(args) }, result_types);
+        self.func.inst_results(i).iter().copied().collect()
+    }
+
+    pub fn table_size(&mut self, table: TableIdx) -> Value {
+        self.ins1(InstData::TableSize { table }, Type::I32)
+    }
+
+    pub fn table_set_size(&mut self, table: TableIdx, entries: Value) {
+        self.ins(InstData::TableSetSize { table, arg: entries }, &[]);
+    }
+
+    pub fn table_get(&mut self, table: TableIdx, index: Value) -> Value {
+        self.ins1(InstData::TableGet { table, index }, Type::I32)
+    }
+
+    pub fn table_set(&mut self, table: TableIdx, index: Value, funcref: Value) {
+        self.ins(InstData::TableSet { table, args: [index, funcref] }, &[]);
+    }
+
+    pub fn func_ref(&mut self, func: FuncIdx) -> Value {
+        self.ins1(InstData::FuncRef { func }, Type::I32)
+    }
+
+    pub fn func_ref_type_id(&mut self, funcref: Value) -> Value {
+        self.ins1(InstData::FuncRefTypeId { arg: funcref }, Type::I32)
+    }
+
+    pub fn type_id(&mut self, sig: SigIdx) -> Value {
+        self.ins1(InstData::TypeId { sig }, Type::I32)
+    }
+
+    /// `args` are the call's parameters (without the funcref).
+    pub fn call_ref(&mut self, sig: SigIdx, funcref: Value, args: &[Value], result_types: &[Type]) -> SmallVec<[Value; 1]> {
+        let mut all: SmallVec<[Value; 4]> = SmallVec::new();
+        all.push(funcref);
+        all.extend_from_slice(args);
+        let i = self.ins(InstData::CallRef { sig, args: all }, result_types);
         self.func.inst_results(i).iter().copied().collect()
     }
 

@@ -43,3 +43,6 @@ entity!(
 entity!(
     /// A wasm type (signature) index.
     SigIdx, "sig");
+entity!(
+    /// A wasm table index.
+    TableIdx, "table");

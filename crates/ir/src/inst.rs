@@ -5,7 +5,7 @@
 //! the effect skeleton and stays in program order *per memory*: see
 //! [`InstData::effect`].
 
-use crate::entity::{Block, DataIdx, FuncIdx, GlobalIdx, Value};
+use crate::entity::{Block, DataIdx, FuncIdx, GlobalIdx, SigIdx, TableIdx, Value};
 use crate::types::{MemIdx, Type};
 use core::fmt;
 use smallvec::SmallVec;
@@ -25,10 +25,15 @@ pub enum TrapCode {
     UninitializedElement = 7,
     TableOutOfBounds = 8,
     StackExhausted = 9,
+    /// A table access (element segment at instantiation, later
+    /// `table.get`/`set`/...) outside the table's size. Distinct from
+    /// `TableOutOfBounds`, which the spec words "undefined element" for
+    /// `call_indirect`.
+    TableAccessOutOfBounds = 10,
 }
 
 impl TrapCode {
-    pub const ALL: [TrapCode; 9] = [
+    pub const ALL: [TrapCode; 10] = [
         TrapCode::Unreachable,
         TrapCode::MemoryOutOfBounds,
         TrapCode::IntegerDivideByZero,
@@ -38,6 +43,7 @@ impl TrapCode {
         TrapCode::UninitializedElement,
         TrapCode::TableOutOfBounds,
         TrapCode::StackExhausted,
+        TrapCode::TableAccessOutOfBounds,
     ];
     pub fn code(self) -> u8 {
         self as u8
@@ -56,6 +62,7 @@ impl TrapCode {
             TrapCode::UninitializedElement => "null_elem",
             TrapCode::TableOutOfBounds => "table_oob",
             TrapCode::StackExhausted => "stk_ovf",
+            TrapCode::TableAccessOutOfBounds => "table_access_oob",
         }
     }
     /// The message the wasm spec tests expect for this trap.
@@ -70,6 +77,7 @@ impl TrapCode {
             TrapCode::UninitializedElement => "uninitialized element",
             TrapCode::TableOutOfBounds => "undefined element",
             TrapCode::StackExhausted => "call stack exhausted",
+            TrapCode::TableAccessOutOfBounds => "out of bounds table access",
         }
     }
 }
@@ -335,6 +343,32 @@ pub enum InstData {
     /// Direct call; results are this instruction's results.
     Call { func: FuncIdx, args: SmallVec<[Value; 4]> },
 
+    // Tables and function references. A funcref is carried as an i32: the
+    // address of the function's read-only descriptor `{ code | 1, type id }`
+    // (see docs/embedder-abi.md), 0 for null.
+    /// Current number of entries of table `table` (i32).
+    TableSize { table: TableIdx },
+    /// Sets the current number of entries (instantiation, `table.grow`).
+    TableSetSize { table: TableIdx, arg: Value },
+    /// Entry `index` (i32) of the table, a funcref; unchecked (the frontend
+    /// checks `index < size` first).
+    TableGet { table: TableIdx, index: Value },
+    /// Stores the funcref `args[1]` at entry `args[0]`; unchecked.
+    TableSet { table: TableIdx, args: [Value; 2] },
+    /// The (non-null) funcref of function `func`. Pure: descriptors are
+    /// constants.
+    FuncRef { func: FuncIdx },
+    /// The type id of the function a non-null funcref designates. Pure:
+    /// descriptors are immutable.
+    FuncRefTypeId { arg: Value },
+    /// The type id of signature `sig` (a type index of the module); equal
+    /// signatures have equal ids across separately compiled modules.
+    TypeId { sig: SigIdx },
+    /// Calls the function of the non-null funcref `args[0]` with
+    /// `args[1..]`; its type must be `sig` (the frontend checks the type id
+    /// first). Results are this instruction's results.
+    CallRef { sig: SigIdx, args: SmallVec<[Value; 4]> },
+
     /// Unconditional trap (terminator).
     Trap { code: TrapCode },
     /// Traps when `arg` is nonzero (`trapnz`) or zero (`trapz`).
@@ -363,6 +397,10 @@ pub enum Effect {
     WriteSize(MemIdx),
     ReadGlobal(GlobalIdx),
     WriteGlobal(GlobalIdx),
+    /// Reads a table's entries or size.
+    ReadTable(TableIdx),
+    /// Writes a table's entries or size.
+    WriteTable(TableIdx),
     /// Calls: read and write everything.
     All,
     Terminator,
@@ -387,6 +425,10 @@ impl InstData {
                 Effect::Pure
             }
             MemBase { .. } | AddrAdd { .. } | MemMax { .. } => Effect::Pure,
+            FuncRef { .. } | FuncRefTypeId { .. } | TypeId { .. } => Effect::Pure,
+            TableSize { table } | TableGet { table, .. } => Effect::ReadTable(*table),
+            TableSetSize { table, .. } | TableSet { table, .. } => Effect::WriteTable(*table),
+            CallRef { .. } => Effect::All,
             BoundsCheck { mem, .. } | BoundsCheckDyn { mem, .. } => Effect::ReadSize(*mem),
             TrapIf { .. } => Effect::Trap,
             Load { mem, .. } => Effect::ReadMem(*mem),
@@ -439,7 +481,14 @@ impl InstData {
             | MemSize { .. }
             | MemMax { .. }
             | GlobalGet { .. }
+            | TableSize { .. }
+            | FuncRef { .. }
+            | TypeId { .. }
             | Trap { .. } => {}
+            TableSetSize { arg, .. } | FuncRefTypeId { arg } => *arg = f(*arg),
+            TableGet { index, .. } => *index = f(*index),
+            TableSet { args, .. } => args.iter_mut().for_each(|a| *a = f(*a)),
+            CallRef { args, .. } => args.iter_mut().for_each(|a| *a = f(*a)),
             Unary { arg, .. }
             | MemSetSize { arg, .. }
             | GlobalSet { arg, .. }

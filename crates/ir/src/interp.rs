@@ -12,8 +12,12 @@
 //! value of the wrong type, running out of fuel) are [`InterpError::Fault`] or
 //! [`InterpError::OutOfFuel`], so a test can tell a wasm trap from a broken
 //! program.
+//!
+//! Function references are modelled as `func index + 1` (0 is null); their
+//! type ids come from [`Tables::func_type_ids`], `type_id` from
+//! [`Tables::sig_type_ids`], and `call_ref` calls the host like `call`.
 
-use crate::entity::{Block, DataIdx, FuncIdx, GlobalIdx, Value};
+use crate::entity::{Block, DataIdx, FuncIdx, GlobalIdx, SigIdx, TableIdx, Value};
 use crate::function::Function;
 use crate::inst::{BinaryOp, BlockCall, InstData, IntCC, LoadKind, StoreKind, TrapCode, UnaryOp};
 use crate::types::{MemIdx, Type};
@@ -142,6 +146,43 @@ impl Memories {
     }
 }
 
+/// Tables and the type ids of function references.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tables {
+    /// `entries[t]` is table t's whole reservation (funcrefs as modelled
+    /// above), `sizes[t]` its current number of entries.
+    pub entries: Vec<Vec<u32>>,
+    pub sizes: Vec<u32>,
+    /// Type id of every function, by function index.
+    pub func_type_ids: Vec<u32>,
+    /// Type id of every signature, by type index.
+    pub sig_type_ids: Vec<u32>,
+}
+
+impl Tables {
+    /// The funcref of function `func` in this model.
+    pub fn func_ref(func: FuncIdx) -> u32 {
+        func.0.wrapping_add(1)
+    }
+
+    fn func_of(funcref: u32) -> Result<FuncIdx, InterpError> {
+        match funcref {
+            0 => fault("null funcref used where the IR requires a non-null one"),
+            r => Ok(FuncIdx(r - 1)),
+        }
+    }
+
+    fn entry(&mut self, table: TableIdx, index: u32) -> Result<&mut u32, InterpError> {
+        let Some(entries) = self.entries.get_mut(table.index()) else {
+            return fault(format!("{table} does not exist"));
+        };
+        let len = entries.len();
+        entries.get_mut(index as usize).ok_or_else(|| {
+            InterpError::Fault(format!("entry {index} is outside {table}'s reservation of {len} entries"))
+        })
+    }
+}
+
 /// Everything a function can observe besides its arguments.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct State {
@@ -149,6 +190,7 @@ pub struct State {
     pub globals: Vec<Val>,
     /// Data segments, for `memory_init`.
     pub data: Vec<Vec<u8>>,
+    pub tables: Tables,
 }
 
 /// Executes `call` instructions.
@@ -387,6 +429,46 @@ impl Interp<'_> {
                 let args = args.iter().map(|&a| self.get(a)).collect::<Result<Vec<_>, _>>()?;
                 self.host.call(*callee, &args, self.state)?
             }
+            TableSize { table } => match self.state.tables.sizes.get(table.index()) {
+                Some(&n) => vec![Val::I32(n)],
+                None => return fault(format!("{table} does not exist")),
+            },
+            TableSetSize { table, arg } => {
+                let n = self.get_i32(*arg)?;
+                let tables = &mut self.state.tables;
+                match (tables.sizes.get_mut(table.index()), tables.entries.get(table.index())) {
+                    (Some(s), Some(e)) if n as usize <= e.len() => *s = n,
+                    (Some(_), Some(e)) => {
+                        return fault(format!("size of {table} set to {n}, beyond its reservation of {}", e.len()))
+                    }
+                    _ => return fault(format!("{table} does not exist")),
+                }
+                vec![]
+            }
+            TableGet { table, index } => {
+                let index = self.get_i32(*index)?;
+                vec![Val::I32(*self.state.tables.entry(*table, index)?)]
+            }
+            TableSet { table, args } => {
+                let index = self.get_i32(args[0])?;
+                let r = self.get_i32(args[1])?;
+                *self.state.tables.entry(*table, index)? = r;
+                vec![]
+            }
+            FuncRef { func } => vec![Val::I32(Tables::func_ref(*func))],
+            FuncRefTypeId { arg } => {
+                let f = Tables::func_of(self.get_i32(*arg)?)?;
+                match self.state.tables.func_type_ids.get(f.index()) {
+                    Some(&id) => vec![Val::I32(id)],
+                    None => return fault(format!("no type id for {f}")),
+                }
+            }
+            TypeId { sig } => vec![Val::I32(self.sig_type_id(*sig)?)],
+            CallRef { args, .. } => {
+                let f = Tables::func_of(self.get_i32(args[0])?)?;
+                let args = args[1..].iter().map(|&a| self.get(a)).collect::<Result<Vec<_>, _>>()?;
+                self.host.call(f, &args, self.state)?
+            }
             Trap { code } => return Err(InterpError::Trap(*code)),
             TrapIf { nonzero, arg, code } => {
                 if (self.get_i32(*arg)? != 0) == *nonzero {
@@ -417,6 +499,13 @@ impl Interp<'_> {
             self.set(r, x)?;
         }
         Ok(Flow::Continue)
+    }
+
+    fn sig_type_id(&self, sig: SigIdx) -> Result<u32, InterpError> {
+        match self.state.tables.sig_type_ids.get(sig.index()) {
+            Some(&id) => Ok(id),
+            None => fault(format!("no type id for {sig}")),
+        }
     }
 
     fn global(&self, g: GlobalIdx) -> Result<Val, InterpError> {

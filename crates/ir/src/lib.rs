@@ -16,7 +16,7 @@ mod types;
 pub mod verify;
 
 pub use builder::FunctionBuilder;
-pub use entity::{Block, DataIdx, FuncIdx, GlobalIdx, Inst, SigIdx, Value};
+pub use entity::{Block, DataIdx, FuncIdx, GlobalIdx, Inst, SigIdx, TableIdx, Value};
 pub use function::{BlockData, Function, InstNode, Signature, ValueData, ValueDef};
 pub use inst::*;
 pub use types::{MemIdx, Type};

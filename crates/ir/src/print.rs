@@ -115,6 +115,20 @@ pub fn write_inst(out: &mut String, func: &Function, data: &InstData) -> fmt::Re
             out.push(')');
             Ok(())
         }
+        TableSize { table } => write!(out, "table_size.{table}"),
+        TableSetSize { table, arg } => write!(out, "table_set_size.{table} {arg}"),
+        TableGet { table, index } => write!(out, "table_get.{table} {index}"),
+        TableSet { table, args } => write!(out, "table_set.{table} {}, {}", args[0], args[1]),
+        FuncRef { func } => write!(out, "func_ref {func}"),
+        FuncRefTypeId { arg } => write!(out, "func_ref_type_id {arg}"),
+        TypeId { sig } => write!(out, "type_id {sig}"),
+        CallRef { sig, args } => {
+            write!(out, "call_ref {sig} ")?;
+            write!(out, "{}(", args[0])?;
+            write_list(out, &args[1..])?;
+            out.push(')');
+            Ok(())
+        }
         Trap { code } => write!(out, "trap {}", code.name()),
         TrapIf { nonzero, arg, code } => {
             write!(out, "{} {arg}, {}", if *nonzero { "trapnz" } else { "trapz" }, code.name())

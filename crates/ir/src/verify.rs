@@ -23,9 +23,14 @@ impl fmt::Display for VerifierError {
 
 impl std::error::Error for VerifierError {}
 
-/// Signature lookup for direct calls: parameter and result types of a callee.
+/// Signature lookup for calls: parameter and result types of a callee
+/// (direct calls) or of a type index (`call_ref`).
 pub trait CalleeSignatures {
     fn callee_signature(&self, func: crate::FuncIdx) -> Option<(Vec<Type>, Vec<Type>)>;
+    /// `None`: not known, the call is not checked.
+    fn type_signature(&self, _sig: crate::SigIdx) -> Option<(Vec<Type>, Vec<Type>)> {
+        None
+    }
 }
 
 /// Accepts any call (used when no module context is at hand).
@@ -287,6 +292,38 @@ impl Verifier<'_> {
                 Ok(())
             }
             GlobalSet { .. } => self.results(i, &[]),
+            TableSize { .. } | FuncRef { .. } | TypeId { .. } => self.results(i, &[Type::I32]),
+            TableSetSize { arg, .. } => {
+                self.expect(i, *arg, Type::I32)?;
+                self.results(i, &[])
+            }
+            TableGet { index, .. } => {
+                self.expect(i, *index, Type::I32)?;
+                self.results(i, &[Type::I32])
+            }
+            TableSet { args, .. } => {
+                self.expect(i, args[0], Type::I32)?;
+                self.expect(i, args[1], Type::I32)?;
+                self.results(i, &[])
+            }
+            FuncRefTypeId { arg } => {
+                self.expect(i, *arg, Type::I32)?;
+                self.results(i, &[Type::I32])
+            }
+            CallRef { sig, args } => {
+                let Some((&r, params)) = args.split_first() else {
+                    return self.err(i, "call_ref without a funcref operand");
+                };
+                self.expect(i, r, Type::I32)?;
+                if let Some((want, results)) = self.callees.type_signature(*sig) {
+                    let got: Vec<Type> = params.iter().map(|&a| self.ty(a)).collect();
+                    if got != want {
+                        return self.err(i, format!("call_ref {sig} with {got:?}, expected {want:?}"));
+                    }
+                    self.results(i, &results)?;
+                }
+                Ok(())
+            }
             Call { func: callee, args } => {
                 if let Some((params, results)) = self.callees.callee_signature(*callee) {
                     let got: Vec<Type> = args.iter().map(|&a| self.ty(a)).collect();

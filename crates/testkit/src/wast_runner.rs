@@ -781,7 +781,7 @@ fn judge(expect: &Expect, outcome: &Outcome) -> Verdict {
 
 /// The symbols that define export `field` of `exporter` (`None`: the
 /// spectest module): base (function, global storage or memory base) and,
-/// for memories, the size word. A re-exported import has no symbol of its
+/// for memories, the size and reservation words. A re-exported import has no symbol of its
 /// own (embedder ABI), so it is followed to whoever defines it.
 fn export_symbols(
     instances: &[Instance],
@@ -789,11 +789,11 @@ fn export_symbols(
     field: &str,
     kind: ImportKind,
     depth: u32,
-) -> Option<(String, Option<String>)> {
+) -> Option<(String, Option<(String, String)>)> {
     let Some(j) = exporter else {
         let base = format!("spectest_{}", bulkhead::sanitize(field));
-        let size = (kind == ImportKind::Memory).then(|| format!("{base}__size"));
-        return Some((base, size));
+        let words = (kind == ImportKind::Memory).then(|| (format!("{base}__size"), format!("{base}__max")));
+        return Some((base, words));
     };
     let artifact = instances[j].compiled.as_ref().ok()?;
     let env = &artifact.env;
@@ -814,8 +814,9 @@ fn export_symbols(
         Some(_) => None,
         None => {
             let names = &artifact.symbols;
-            let size = (kind == ImportKind::Memory).then(|| names.export_size_symbol(field));
-            Some((names.export_symbol(field), size))
+            let words = (kind == ImportKind::Memory)
+                .then(|| (names.export_size_symbol(field), names.export_max_symbol(field)));
+            Some((names.export_symbol(field), words))
         }
     }
 }
@@ -936,16 +937,20 @@ fn run_group(instances: &mut [Instance], group: &[usize], opts: &RunnerOptions, 
     for &i in group {
         let Ok(artifact) = &instances[i].compiled else { continue };
         for (r, field, kind, exporter) in &instances[i].resolved_imports {
-            let Some((base, size)) = export_symbols(instances, *exporter, field, *kind, 0) else { continue };
+            let Some((base, words)) = export_symbols(instances, *exporter, field, *kind, 0) else { continue };
             let symbols = &artifact.symbols;
             let import_base = symbols.import_symbol(r, field);
             if import_base != base {
                 aliases.push((import_base, base));
             }
-            if let Some(size) = size {
+            if let Some((size, max)) = words {
                 let import_size = symbols.import_size_symbol(r, field);
                 if import_size != size {
                     aliases.push((import_size, size));
+                }
+                let import_max = symbols.import_max_symbol(r, field);
+                if import_max != max {
+                    aliases.push((import_max, max));
                 }
             }
         }

@@ -268,6 +268,11 @@ fn reloc_name(r: &Reloc) -> String {
         RelocTarget::Global(n) => format!("global{n}"),
         RelocTarget::DataSegment(n) => format!("data{n}"),
         RelocTarget::Runtime(name) => format!("runtime.{name}"),
+        RelocTarget::MemoryMax(k) => format!("mem{k}_max"),
+        RelocTarget::Table(t) => format!("table{t}"),
+        RelocTarget::TableSize(t) => format!("table{t}_size"),
+        RelocTarget::FuncDescriptor(n) => format!("func{n}_descriptor"),
+        RelocTarget::TypeId(n) => format!("type{n}_id"),
     };
     if r.addend != 0 {
         format!("{kind} {target}{:+}", r.addend)
@@ -799,6 +804,7 @@ impl EmitCtx<'_> {
                     -4,
                 )?;
             }
+            MInst::CallInd { callee, .. } => buf.put(Asm::Blx { rm: r(callee) })?,
             MInst::TrapIf {
                 cond,
                 rn,

@@ -26,7 +26,10 @@
 //! Runtime routines (`memmove`, `memset`) come from [`runtime_functions`].
 //!
 //! Only i32 and `addr<k>` values are lowered so far; anything else (i64,
-//! f32, f64) is a [`BackendError`] naming the instruction.
+//! f32, f64) is a [`BackendError`] of kind [`BackendErrorKind::Unsupported`]
+//! naming the instruction (bugs are [`BackendErrorKind::Internal`]).
+//! Funcrefs are i32 descriptor addresses; `call_ref` is `ldr` of the
+//! descriptor's code word and `blx`, with the argument setup of direct calls.
 
 pub mod dominant;
 pub mod emit;

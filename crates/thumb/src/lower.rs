@@ -209,6 +209,12 @@ impl<'a> Lower<'a> {
     }
 
     fn call(&mut self, target: RelocTarget, args: &[Reg], nresults: usize) -> Vec<Reg> {
+        self.call_to(Callee::Direct(target), args, nresults)
+    }
+
+    /// An AAPCS call: stack arguments stored, register arguments and
+    /// results as fixed operands, the other caller-saved registers clobbered.
+    fn call_to(&mut self, callee: Callee, args: &[Reg], nresults: usize) -> Vec<Reg> {
         self.has_calls = true;
         let (reg_args, stack_args) = args.split_at(args.len().min(4));
         for (i, &r) in stack_args.iter().enumerate() {
@@ -234,12 +240,20 @@ impl<'a> Lower<'a> {
             }
         }
         let results = defs.iter().map(|&(r, _)| r).collect();
-        self.emit(MInst::Call {
-            target,
-            uses,
-            defs,
-            clobbers,
-        });
+        match callee {
+            Callee::Direct(target) => self.emit(MInst::Call {
+                target,
+                uses,
+                defs,
+                clobbers,
+            }),
+            Callee::Indirect(callee) => self.emit(MInst::CallInd {
+                callee,
+                uses,
+                defs,
+                clobbers,
+            }),
+        }
         results
     }
 
@@ -252,6 +266,14 @@ impl<'a> Lower<'a> {
         });
         rd
     }
+}
+
+/// What a call branches to.
+enum Callee {
+    /// `bl` with a relocation.
+    Direct(RelocTarget),
+    /// `blx` through a register holding the code address | 1.
+    Indirect(Reg),
 }
 
 fn cond_of(cc: IntCC) -> Cond {
@@ -534,6 +556,63 @@ impl<'a> generated::Context for Lower<'a> {
     fn data_segment_addr(&mut self, n: u32) -> Reg {
         self.mov_addr(RelocTarget::DataSegment(n))
     }
+    fn mem_max_addr(&mut self, k: u32) -> Reg {
+        self.mov_addr(RelocTarget::MemoryMax(k))
+    }
+    fn table_addr(&mut self, t: u32) -> Reg {
+        self.mov_addr(RelocTarget::Table(t))
+    }
+    fn table_size_addr(&mut self, t: u32) -> Reg {
+        self.mov_addr(RelocTarget::TableSize(t))
+    }
+    fn func_descriptor_addr(&mut self, n: u32) -> Reg {
+        self.mov_addr(RelocTarget::FuncDescriptor(n))
+    }
+    fn type_id_addr(&mut self, n: u32) -> Reg {
+        self.mov_addr(RelocTarget::TypeId(n))
+    }
+    /// `call_ref`: the descriptor's first word is the code address (Thumb
+    /// bit set); the call itself is like a direct one.
+    fn lower_call_ref(&mut self, i: Inst) -> InstOutput {
+        let InstData::CallRef { sig, args } = self.func.inst(i) else {
+            return None;
+        };
+        let Some(signature) = self.module.types.get(sig.index()) else {
+            self.fail(format!("call_ref with unknown type {sig}"));
+            return None;
+        };
+        let Some((&funcref, params)) = args.split_first() else {
+            self.fail("call_ref without a funcref operand".to_string());
+            return None;
+        };
+        if signature.params.len() != params.len() {
+            self.fail(format!(
+                "call_ref of type {sig} passes {} arguments but the type has {}",
+                params.len(),
+                signature.params.len()
+            ));
+            return None;
+        }
+        let results = self.func.inst_results(i).to_vec();
+        if results.len() > 4 {
+            self.fail_unsupported(format!(
+                "indirect call with {} results (at most 4 i32 results are supported)",
+                results.len()
+            ));
+            return None;
+        }
+        let params = params.to_vec();
+        let descriptor = self.use_value(funcref);
+        let code = self.load_imm(&MemSize::Word, false, descriptor, 0);
+        let regs: Vec<Reg> = params.iter().map(|&a| self.use_value(a)).collect();
+        let outs = self.call_to(Callee::Indirect(code), &regs, results.len());
+        for (k, (&v, &r)) in results.iter().zip(outs.iter()).enumerate() {
+            if k > 0 {
+                self.aliases[v.index()] = Some(r);
+            }
+        }
+        outs.first().copied()
+    }
     fn lower_call(&mut self, i: Inst) -> InstOutput {
         let InstData::Call { func, args } = self.func.inst(i) else {
             return None;
@@ -655,6 +734,35 @@ pub enum InstKind {
     GlobalGet {
         global: u32,
     },
+    MemMax {
+        mem: u32,
+    },
+    TableSize {
+        table: u32,
+    },
+    TableSetSize {
+        table: u32,
+        value: Value,
+    },
+    TableGet {
+        table: u32,
+        index: Value,
+    },
+    TableSet {
+        table: u32,
+        index: Value,
+        value: Value,
+    },
+    FuncRef {
+        func: u32,
+    },
+    FuncRefTypeId {
+        funcref: Value,
+    },
+    TypeId {
+        sig: u32,
+    },
+    CallRef,
     GlobalSet {
         global: u32,
         value: Value,
@@ -750,6 +858,25 @@ fn inst_kind(func: &Function, i: Inst) -> InstKind {
             value: *arg,
         },
         InstData::Call { .. } => InstKind::Call,
+        InstData::MemMax { mem } => InstKind::MemMax { mem: mem.0 },
+        InstData::TableSize { table } => InstKind::TableSize { table: table.0 },
+        InstData::TableSetSize { table, arg } => InstKind::TableSetSize {
+            table: table.0,
+            value: *arg,
+        },
+        InstData::TableGet { table, index } => InstKind::TableGet {
+            table: table.0,
+            index: *index,
+        },
+        InstData::TableSet { table, args } => InstKind::TableSet {
+            table: table.0,
+            index: args[0],
+            value: args[1],
+        },
+        InstData::FuncRef { func } => InstKind::FuncRef { func: func.0 },
+        InstData::FuncRefTypeId { arg } => InstKind::FuncRefTypeId { funcref: *arg },
+        InstData::TypeId { sig } => InstKind::TypeId { sig: sig.0 },
+        InstData::CallRef { .. } => InstKind::CallRef,
         InstData::TrapIf { nonzero, arg, code } => InstKind::TrapIf {
             nonzero: *nonzero,
             arg: *arg,

@@ -213,6 +213,14 @@ pub enum MInst {
         defs: Vec<(Reg, u8)>,
         clobbers: PRegSet,
     },
+    /// `blx callee` (AAPCS call through a register), operands as for
+    /// `Call`. `callee` holds the code address with the Thumb bit set.
+    CallInd {
+        callee: Reg,
+        uses: Vec<(Reg, u8)>,
+        defs: Vec<(Reg, u8)>,
+        clobbers: PRegSet,
+    },
     /// `cmp rn, rhs; b<cond>.w trap_island(code)`.
     TrapIf {
         cond: Cond,
@@ -401,6 +409,17 @@ impl MInst {
                     f(r, FixedDef(*n))
                 }
             }
+            MInst::CallInd {
+                callee, uses, defs, ..
+            } => {
+                f(callee, Use);
+                for (r, n) in uses {
+                    f(r, FixedUse(*n))
+                }
+                for (r, n) in defs {
+                    f(r, FixedDef(*n))
+                }
+            }
             MInst::TrapIf { rn, rhs, .. } => {
                 f(rn, Use);
                 Self::visit_rhs(rhs, f);
@@ -451,7 +470,7 @@ impl MInst {
 
     pub fn clobbers(&self) -> PRegSet {
         match self {
-            MInst::Call { clobbers, .. } => *clobbers,
+            MInst::Call { clobbers, .. } | MInst::CallInd { clobbers, .. } => *clobbers,
             _ => PRegSet::empty(),
         }
     }

@@ -15,6 +15,20 @@ pub enum RelocTarget {
     Global(u32),
     /// First byte of data segment `n`'s bytes (in flash).
     DataSegment(u32),
+    /// The 32-bit word holding memory `k`'s reservation in bytes (a
+    /// constant of the memory's owner; imported memories read the
+    /// exporter's).
+    MemoryMax(u32),
+    /// First entry of table `t` (an array of u32 funcrefs).
+    Table(u32),
+    /// The 32-bit word holding table `t`'s current number of entries.
+    TableSize(u32),
+    /// The read-only descriptor `{ code | 1, type id }` of wasm function `n`
+    /// (its funcref).
+    FuncDescriptor(u32),
+    /// The type-id symbol of the module's type (signature) index `n`; its
+    /// address is the id, equal for equal signatures across modules.
+    TypeId(u32),
     /// A routine of the bulkhead runtime that the backend emitted itself
     /// (e.g. `memmove`), by name without prefix.
     Runtime(&'static str),

@@ -108,6 +108,8 @@ pub struct BackendOptions {
 pub struct ModuleInfo {
     /// Signatures of all functions by wasm `FuncIdx` (imports first).
     pub funcs: Vec<bulkhead_ir::Signature>,
+    /// The module's types by type index (`call_ref` signatures).
+    pub types: Vec<bulkhead_ir::Signature>,
     /// Types of the wasm globals by `GlobalIdx`.
     pub globals: Vec<bulkhead_ir::Type>,
     pub num_memories: u32,

@@ -15,6 +15,7 @@ pub(crate) fn isa() -> TargetIsa {
 pub(crate) fn module(funcs: Vec<Signature>) -> ModuleInfo {
     ModuleInfo {
         funcs,
+        types: Vec::new(),
         globals: vec![Type::I32; 4],
         num_memories: 3,
     }
@@ -367,4 +368,107 @@ fn jump_table_entries_share_edge_blocks() {
     // reached by the bounds branch); everything else is the three returns.
     let after_table = &c.code[e as usize..];
     assert!(after_table.len() <= 40, "{} bytes after the table:\n{asm}", after_table.len());
+}
+
+/// `call_indirect` as the frontend emits it: size check, null check, type
+/// id check, then `call_ref` (5 parameters: one on the stack; 2 results).
+#[test]
+fn call_ref_lowers_to_blx_through_the_descriptor() {
+    let mut f = new_fn("dispatch", 6, 2);
+    let mut b = FunctionBuilder::new(&mut f);
+    let e = b.create_block();
+    b.switch_to_block(e);
+    let p: Vec<Value> = (0..6).map(|_| b.append_block_param(e, Type::I32)).collect();
+    let t = TableIdx(0);
+    let size = b.table_size(t);
+    let ok = b.icmp(IntCC::LtU, p[5], size);
+    b.trapz(ok, TrapCode::TableOutOfBounds);
+    let r = b.table_get(t, p[5]);
+    b.trapz(r, TrapCode::UninitializedElement);
+    let actual = b.func_ref_type_id(r);
+    let expected = b.type_id(SigIdx(0));
+    let same = b.icmp(IntCC::Eq, actual, expected);
+    b.trapz(same, TrapCode::IndirectCallTypeMismatch);
+    let res = b.call_ref(SigIdx(0), r, &p[..5], &[Type::I32, Type::I32]);
+    // Use a parameter after the call so it must survive the clobbers.
+    let s = b.binary(BinaryOp::Add, res[1], p[0]);
+    b.ret(&[res[0], s]);
+    verify(&f).unwrap_or_else(|e| panic!("{e}"));
+    let mut m = module(vec![sig(6, 2)]);
+    m.types = vec![sig(5, 2)];
+    let c = compile_function_checked(&f, &m, &isa(), &BackendOptions { emit_asm: true })
+        .unwrap_or_else(|e| panic!("{e}"));
+    let asm = c.asm.clone().unwrap();
+    assert!(asm.contains("blx r"), "{asm}");
+    assert!(asm.contains("[sp, #0]"), "stack argument: {asm}");
+    assert!(asm.contains("lsl #2"), "scaled table index: {asm}");
+    assert!(asm.contains(", #4]"), "type id load from the descriptor: {asm}");
+    for target in [RelocTarget::Table(0), RelocTarget::TableSize(0), RelocTarget::TypeId(0)] {
+        assert!(c.relocs.iter().any(|r| r.target == target), "no reloc to {target:?}: {asm}");
+    }
+    for code in [8, 7, 6] {
+        assert!(asm.contains(&format!("udf #{code}")), "trap {code}: {asm}");
+    }
+}
+
+#[test]
+fn tables_func_refs_and_mem_max_use_their_symbols() {
+    let mut f = new_fn("misc", 2, 1);
+    let mut b = FunctionBuilder::new(&mut f);
+    let e = b.create_block();
+    b.switch_to_block(e);
+    let x = b.append_block_param(e, Type::I32);
+    let _y = b.append_block_param(e, Type::I32);
+    let r = b.func_ref(FuncIdx(2));
+    b.table_set(TableIdx(1), x, r);
+    let n = b.iconst(Type::I32, 3);
+    b.table_set_size(TableIdx(1), n);
+    let max = b.mem_max(MemIdx(1));
+    b.ret(&[max]);
+    let c = compile(&f);
+    for target in [
+        RelocTarget::FuncDescriptor(2),
+        RelocTarget::Table(1),
+        RelocTarget::TableSize(1),
+        RelocTarget::MemoryMax(1),
+    ] {
+        assert_eq!(
+            c.relocs.iter().filter(|r| r.target == target).count(),
+            2,
+            "MOVW+MOVT to {target:?}: {:?}",
+            c.asm
+        );
+    }
+}
+
+#[test]
+fn backend_gaps_are_unsupported_and_bugs_are_internal() {
+    let m = module(vec![sig(2, 1)]);
+    let mut f = new_fn("wide", 0, 0);
+    let mut b = FunctionBuilder::new(&mut f);
+    let e = b.create_block();
+    b.switch_to_block(e);
+    let c = b.iconst(Type::I64, 5);
+    let _ = b.binary(BinaryOp::Add, c, c);
+    b.ret(&[]);
+    let err = compile_function(&f, &m, &isa(), &BackendOptions::default()).unwrap_err();
+    assert_eq!(err.kind, BackendErrorKind::Unsupported, "{err}");
+
+    let mut f = Function::new(FuncIdx(0), "five", sig(0, 5));
+    let mut b = FunctionBuilder::new(&mut f);
+    let e = b.create_block();
+    b.switch_to_block(e);
+    let c = b.iconst(Type::I32, 5);
+    b.ret(&[c, c, c, c, c]);
+    let err = compile_function(&f, &m, &isa(), &BackendOptions::default()).unwrap_err();
+    assert_eq!(err.kind, BackendErrorKind::Unsupported, "{err}");
+
+    // Broken IR (a block without a terminator) is a bug, not a gap.
+    let mut f = new_fn("broken", 0, 0);
+    let mut b = FunctionBuilder::new(&mut f);
+    let e = b.create_block();
+    b.switch_to_block(e);
+    let _ = b.iconst(Type::I32, 1);
+    let err = compile_function(&f, &m, &isa(), &BackendOptions::default()).unwrap_err();
+    assert_eq!(err.kind, BackendErrorKind::Internal, "{err}");
 }

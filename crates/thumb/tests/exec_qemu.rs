@@ -1074,6 +1074,11 @@ fn symbol(t: &RelocTarget) -> String {
         RelocTarget::Global(n) => format!("g{n}"),
         RelocTarget::DataSegment(n) => format!("d{n}"),
         RelocTarget::Runtime(name) => format!("bh_{name}"),
+        RelocTarget::MemoryMax(k) => format!("mem{k}_max"),
+        RelocTarget::Table(t) => format!("table{t}"),
+        RelocTarget::TableSize(t) => format!("table{t}_size"),
+        RelocTarget::FuncDescriptor(n) => format!("fd{n}"),
+        RelocTarget::TypeId(n) => format!("type{n}"),
     }
 }
 
@@ -1128,6 +1133,7 @@ fn executes_under_qemu() {
     let suite = build_suite();
     let module = ModuleInfo {
         funcs: suite.sigs.clone(),
+        types: Vec::new(),
         globals: vec![Type::I32; 4],
         num_memories: 2,
     };
@@ -1368,6 +1374,7 @@ fn listings_reassemble_with_llvm_mc() {
     let suite = build_suite();
     let module = ModuleInfo {
         funcs: suite.sigs.clone(),
+        types: Vec::new(),
         globals: vec![Type::I32; 4],
         num_memories: 2,
     };

@@ -93,6 +93,43 @@ pub struct DataSegment {
     pub bytes: Vec<u8>,
 }
 
+/// A defined table of function references, `funcref` or `(ref func)`
+/// (imported and exported tables are not supported yet).
+#[derive(Clone, Debug)]
+pub struct TableDecl {
+    /// What every entry holds after instantiation, before the element
+    /// segments: null, or the table's initializer (`ref.func`).
+    pub init: ElemItem,
+    pub min_entries: u32,
+    /// Declared maximum, if any.
+    pub max_entries: Option<u32>,
+    /// Entries reserved in `.bss`: the declared maximum, else the minimum
+    /// (without `table.grow` support the size never exceeds the minimum).
+    pub reserved_entries: u32,
+}
+
+/// One entry of an element segment.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ElemItem {
+    /// `ref.func n` (or a plain function index).
+    Func(u32),
+    /// `ref.null func`.
+    Null,
+}
+
+#[derive(Clone, Debug)]
+pub enum ElemKind {
+    Active { table: u32, offset: ConstExpr },
+    Passive,
+    Declared,
+}
+
+#[derive(Clone, Debug)]
+pub struct ElemSegment {
+    pub kind: ElemKind,
+    pub items: Vec<ElemItem>,
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct ModuleEnv {
     /// Function types by type index.
@@ -104,6 +141,10 @@ pub struct ModuleEnv {
     pub globals: Vec<GlobalDecl>,
     pub data: Vec<DataSegment>,
     pub start: Option<u32>,
+    /// Defined tables, by table index.
+    pub tables: Vec<TableDecl>,
+    /// Element segments, by element index.
+    pub elements: Vec<ElemSegment>,
 }
 
 impl ModuleEnv {

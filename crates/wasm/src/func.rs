@@ -11,7 +11,7 @@ use crate::ssa::{self, PredEdge, SsaBuilder, NO_ARGS};
 use crate::{BoundsMode, TranslateOptions, WasmError};
 use bulkhead_ir::{
     BinaryOp, Block, BlockCall, DataIdx, FuncIdx, Function, FunctionBuilder, GlobalIdx, InstData, IntCC,
-    LoadKind, MemIdx, Signature, StoreKind, TrapCode, Type, UnaryOp, Value,
+    LoadKind, MemIdx, SigIdx, Signature, StoreKind, TableIdx, TrapCode, Type, UnaryOp, Value,
 };
 use std::collections::BTreeMap;
 use wasmparser::{BlockType, FunctionBody, MemArg, MemArgTarget, Operator};
@@ -470,6 +470,14 @@ impl Translator<'_, '_> {
                 let results = self.b.call(FuncIdx(function_index), &args, &sig.results);
                 self.stack.extend(results);
             }
+            O::CallIndirect { type_index, table_index } => self.call_indirect(type_index, table_index)?,
+            O::TableSize { table } => {
+                if self.env.tables.get(table as usize).is_none() {
+                    return Err(self.internal("table.size of a missing table"));
+                }
+                let size = self.b.table_size(TableIdx(table));
+                self.stack.push(size);
+            }
             O::Drop => {
                 self.pop()?;
             }
@@ -768,6 +776,40 @@ impl Translator<'_, '_> {
         self.b.binary(BinaryOp::Shl, v, a)
     }
 
+    /// `call_indirect`: the wasm checks are explicit before the `call_ref`:
+    /// index < size (else "undefined element"), entry not null (else
+    /// "uninitialized element"), the entry's type id equal to the expected
+    /// one (else "indirect call type mismatch").
+    fn call_indirect(&mut self, type_index: u32, table_index: u32) -> Result<(), WasmError> {
+        if self.env.tables.get(table_index as usize).is_none() {
+            return Err(self.internal("call_indirect on a missing table"));
+        }
+        let sig = self
+            .env
+            .types
+            .get(type_index as usize)
+            .cloned()
+            .ok_or_else(|| self.internal("call_indirect with a missing type"))?;
+        if let Some(t) = sig.params.iter().chain(&sig.results).find(|t| !supported(**t)) {
+            return Err(self.error(format!("unsupported call_indirect of type {type_index}: its signature has a {t} value")));
+        }
+        let table = TableIdx(table_index);
+        let index = self.pop()?;
+        let args = self.popn(sig.params.len())?;
+        let size = self.b.table_size(table);
+        let in_bounds = self.b.icmp(IntCC::LtU, index, size);
+        self.b.trapz(in_bounds, TrapCode::TableOutOfBounds);
+        let funcref = self.b.table_get(table, index);
+        self.b.trapz(funcref, TrapCode::UninitializedElement);
+        let actual = self.b.func_ref_type_id(funcref);
+        let expected = self.b.type_id(SigIdx(type_index));
+        let same = self.b.icmp(IntCC::Eq, actual, expected);
+        self.b.trapz(same, TrapCode::IndirectCallTypeMismatch);
+        let results = self.b.call_ref(SigIdx(type_index), funcref, &args, &sig.results);
+        self.stack.extend(results);
+        Ok(())
+    }
+
     /// `memory.grow`: succeeds when `delta` pages fit in the reservation.
     /// Branch-free: the size is set to `ok ? old + delta·page : old`. The
     /// region was zeroed at instantiation and nothing writes past the size,
@@ -775,11 +817,22 @@ impl Translator<'_, '_> {
     fn memory_grow(&mut self, mem: u32) -> Result<(), WasmError> {
         let decl = self.memory(mem)?;
         let (log2, reserved, imported) = (decl.page_size_log2, decl.reserved_bytes, decl.import.is_some());
-        let reserved = u32::try_from(reserved).map_err(|_| self.internal("reservation above 2^31"))?;
+        // Imported memories read the exporter's reservation instead.
+        let reserved = if imported {
+            0
+        } else {
+            u32::try_from(reserved).map_err(|_| self.internal("reservation above 2^31"))?
+        };
         let m = MemIdx(mem);
         let delta = self.pop()?;
         let old = self.b.mem_size(m);
-        let reserved_v = self.b.iconst(Type::I32, reserved as u64);
+        // An imported memory's reservation is the exporter's, known only at
+        // link time: read it (`mem_max`). A defined one's is a constant.
+        let reserved_v = if imported {
+            self.b.mem_max(m)
+        } else {
+            self.b.iconst(Type::I32, reserved as u64)
+        };
         // room = reserved - old, in pages; no wrap since old <= reserved
         // (for an imported memory, whose size its owner sets, that is
         // checked too).

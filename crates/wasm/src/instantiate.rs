@@ -3,16 +3,22 @@
 //! 1. every defined memory: zero its whole reservation, then set its size to
 //!    the minimum (imported memories belong to their owner, who does that);
 //! 2. every defined global: evaluate its initializer;
-//! 3. every active data segment, in order: check that it fits the current
+//! 3. every defined table: set its size to the minimum and store null (or
+//!    the table's `ref.func` initializer) in every entry;
+//! 4. every active element segment, in order: check that it fits the
+//!    table's size (return 10, `TableAccessOutOfBounds`, "out of bounds
+//!    table access", if not) and store its funcrefs;
+//! 5. every active data segment, in order: check that it fits the current
 //!    size of its memory (return 2, the out-of-bounds trap code, if not) and
-//!    copy it;
-//! 4. call the start function, if any; return 0.
+//!    copy it (segments before a failing one stay written, as the spec
+//!    requires);
+//! 6. call the start function, if any; return 0.
 
-use crate::env::{ConstExpr, ConstOp, DataKind, ModuleEnv};
+use crate::env::{ConstExpr, ConstOp, DataKind, ElemItem, ElemKind, ModuleEnv};
 use crate::WasmError;
 use bulkhead_ir::{
-    BinaryOp, DataIdx, FuncIdx, Function, FunctionBuilder, GlobalIdx, IntCC, MemIdx, Signature, TrapCode, Type,
-    Value,
+    BinaryOp, Block, DataIdx, FuncIdx, Function, FunctionBuilder, GlobalIdx, IntCC, MemIdx, Signature, TableIdx,
+    TrapCode, Type, Value,
 };
 
 pub(crate) fn build_instantiate(env: &ModuleEnv) -> Result<Function, WasmError> {
@@ -51,6 +57,62 @@ pub(crate) fn build_instantiate(env: &ModuleEnv) -> Result<Function, WasmError> 
             return Err(WasmError::new(format!("initializer of global {g} has the wrong type")));
         }
         b.global_set(GlobalIdx(g as u32), v);
+    }
+
+    // Tables: size = minimum, every entry null or the table's initializer
+    // (a loop: tables can be long).
+    for (t, table) in env.tables.iter().enumerate() {
+        let init = elem_value(&mut b, env, table.init, &format!("initializer of table {t}"))?;
+        let t = TableIdx(t as u32);
+        let min = b.iconst(Type::I32, table.min_entries as u64);
+        b.table_set_size(t, min);
+        let header = b.create_block();
+        let i = b.append_block_param(header, Type::I32);
+        let body = b.create_block();
+        let done = b.create_block();
+        let zero = b.iconst(Type::I32, 0);
+        b.jump(header, &[zero]);
+        b.switch_to_block(header);
+        let more = b.icmp(IntCC::LtU, i, min);
+        b.brif(more, body, &[], done, &[]);
+        b.switch_to_block(body);
+        b.table_set(t, i, init);
+        let one = b.iconst(Type::I32, 1);
+        let next = b.binary(BinaryOp::Add, i, one);
+        b.jump(header, &[next]);
+        b.switch_to_block(done);
+    }
+
+    let mut table_fail_block: Option<Block> = None;
+    for (e, seg) in env.elements.iter().enumerate() {
+        let ElemKind::Active { table, offset } = &seg.kind else { continue };
+        if env.tables.get(*table as usize).is_none() {
+            return Err(WasmError::new(format!("element segment {e} targets missing table {table}")));
+        }
+        let t = TableIdx(*table);
+        let len = u32::try_from(seg.items.len())
+            .map_err(|_| WasmError::new(format!("element segment {e} has more than 2^32 entries")))?;
+        let off = const_value(&mut b, env, offset, &format!("offset of element segment {e}"))?;
+        if b.func.value_type(off) != Type::I32 {
+            return Err(WasmError::new(format!("offset of element segment {e} is not an i32")));
+        }
+        // off + len <= size, without 32-bit wrap.
+        let size = b.table_size(t);
+        let len_v = b.iconst(Type::I32, len as u64);
+        let len_fits = b.icmp(IntCC::LeU, len_v, size);
+        let room = b.binary(BinaryOp::Sub, size, len_v);
+        let off_fits = b.icmp(IntCC::LeU, off, room);
+        let fits = b.binary(BinaryOp::And, len_fits, off_fits);
+        let fail = *table_fail_block.get_or_insert_with(|| b.create_block());
+        let next = b.create_block();
+        b.brif(fits, next, &[], fail, &[]);
+        b.switch_to_block(next);
+        for (k, item) in seg.items.iter().enumerate() {
+            let r = elem_value(&mut b, env, *item, &format!("element segment {e}"))?;
+            let k_v = b.iconst(Type::I32, k as u64);
+            let at = b.binary(BinaryOp::Add, off, k_v);
+            b.table_set(t, at, r);
+        }
     }
 
     let mut fail_block = None;
@@ -95,15 +157,34 @@ pub(crate) fn build_instantiate(env: &ModuleEnv) -> Result<Function, WasmError> 
     let ok = b.iconst(Type::I32, 0);
     b.ret(&[ok]);
 
-    if let Some(fail) = fail_block {
+    let mut fails = Vec::new();
+    for (block, code) in [(table_fail_block, TrapCode::TableAccessOutOfBounds), (fail_block, TrapCode::MemoryOutOfBounds)]
+    {
+        let Some(fail) = block else { continue };
         b.switch_to_block(fail);
-        let code = b.iconst(Type::I32, TrapCode::MemoryOutOfBounds.code() as u64);
+        let code = b.iconst(Type::I32, code.code() as u64);
         b.ret(&[code]);
-        // Keep the failure path last in the layout.
+        fails.push(fail);
+    }
+    // Keep the failure paths last in the layout.
+    for fail in fails {
         func.layout.retain(|&x| x != fail);
         func.layout.push(fail);
     }
     Ok(func)
+}
+
+/// The funcref of an element item: a descriptor address, or 0 for null.
+fn elem_value(b: &mut FunctionBuilder<'_>, env: &ModuleEnv, item: ElemItem, what: &str) -> Result<Value, WasmError> {
+    Ok(match item {
+        ElemItem::Func(f) => {
+            if env.funcs.get(f as usize).is_none() {
+                return Err(WasmError::new(format!("{what} refers to missing function {f}")));
+            }
+            b.func_ref(FuncIdx(f))
+        }
+        ElemItem::Null => b.iconst(Type::I32, 0),
+    })
 }
 
 /// Emits a constant expression; `what` names it for errors.

@@ -30,6 +30,15 @@
 //!   `data.drop` to 0, `memory.init` checks against it). Segments never
 //!   dropped have a static length; active segments have length 0 once
 //!   instantiation is over.
+//! - `memory.grow` of an imported memory compares with `mem_max.k` (the
+//!   exporter's reservation, read at run time) instead of a constant.
+//! - `call_indirect` is `table_size` + `trapz` (undefined element),
+//!   `table_get` + `trapz` (uninitialized element), `func_ref_type_id` vs
+//!   `type_id` + `trapz` (type mismatch), then `call_ref`. Funcrefs are i32
+//!   descriptor addresses (0 = null). `instantiate` sets every defined
+//!   table's size to its minimum, clears it, and writes the active element
+//!   segments (returning 10, "out of bounds table access", if one does not
+//!   fit) before the data segments.
 //! - Shifts and rotates are the IR's `ishl`/`sshr`/`ushr`/`rotl`/`rotr` with
 //!   wasm semantics assumed (the amount is taken modulo the bit width).
 
@@ -73,7 +82,8 @@ pub struct Translation {
     /// Defined functions, in index order; `Function::index` is the wasm FuncIdx.
     pub functions: Vec<Function>,
     /// Synthesized: index `FuncIdx(u32::MAX)`, name "instantiate", `() -> i32`
-    /// (0 on success, the trap code 2 when a data segment does not fit).
+    /// (0 on success, the trap code 10 when an element segment does not fit
+    /// its table, 2 when a data segment does not fit its memory).
     pub instantiate: Function,
 }
 
@@ -176,6 +186,9 @@ pub struct EnvCallees<'a>(pub &'a ModuleEnv);
 impl CalleeSignatures for EnvCallees<'_> {
     fn callee_signature(&self, func: FuncIdx) -> Option<(Vec<Type>, Vec<Type>)> {
         self.0.funcs.get(func.index()).map(|f| (f.sig.params.clone(), f.sig.results.clone()))
+    }
+    fn type_signature(&self, sig: bulkhead_ir::SigIdx) -> Option<(Vec<Type>, Vec<Type>)> {
+        self.0.types.get(sig.index()).map(|s| (s.params.clone(), s.results.clone()))
     }
 }
 

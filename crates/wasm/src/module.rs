@@ -120,10 +120,12 @@ pub(crate) fn parse_module<'a>(wasm: &'a [u8], opts: &TranslateOptions) -> Resul
                     env.funcs.push(FuncDecl { sig, type_index, import: None, exports: Vec::new() });
                 }
             }
-            Payload::TableSection(_) => {
-                // Defined tables are accepted: without element segments,
-                // table exports or table instructions (all reported as
-                // unsupported) their contents are unobservable.
+            Payload::TableSection(reader) => {
+                for item in reader.into_iter_with_offsets() {
+                    let (offset, table) = item.map_err(WasmError::from_parser)?;
+                    let index = env.tables.len() as u32;
+                    env.tables.push(table_decl(&table, index, offset)?);
+                }
             }
             Payload::MemorySection(reader) => {
                 for item in reader.into_iter_with_offsets() {
@@ -183,11 +185,12 @@ pub(crate) fn parse_module<'a>(wasm: &'a [u8], opts: &TranslateOptions) -> Resul
                 }
             }
             Payload::StartSection { func, .. } => env.start = Some(func),
-            Payload::ElementSection(reader) if reader.count() > 0 => {
-                return Err(WasmError::at(
-                    "unsupported: element segments (tables are not supported yet)",
-                    reader.range().start,
-                ));
+            Payload::ElementSection(reader) => {
+                for item in reader.into_iter_with_offsets() {
+                    let (offset, elem) = item.map_err(WasmError::from_parser)?;
+                    let index = env.elements.len() as u32;
+                    env.elements.push(elem_segment(elem, index, offset)?);
+                }
             }
             Payload::DataSection(reader) => {
                 for item in reader {
@@ -298,6 +301,114 @@ fn memory_decl(
         import,
         exports: Vec::new(),
     })
+}
+
+/// Largest table bulkhead reserves, in entries (4 bytes each).
+pub(crate) const MAX_TABLE_ENTRIES: u64 = 1 << 20;
+
+/// A defined table. Only tables of function references (`funcref`, `(ref
+/// func)`) are supported, with an initializer that is `ref.func` or
+/// `ref.null` if any. The reservation is the minimum: `table.grow` is not
+/// supported yet, so the size never exceeds it.
+fn table_decl(table: &wasmparser::Table<'_>, index: u32, offset: u64) -> Result<TableDecl, WasmError> {
+    let ty = &table.ty;
+    if ty.table64 {
+        return Err(WasmError::at(format!("unsupported: 64-bit table {index}"), offset));
+    }
+    if ty.shared {
+        return Err(WasmError::at(format!("unsupported: shared table {index}"), offset));
+    }
+    // `is_func_ref` excludes typed references `(ref $t)`, whose calls
+    // would need subtyping-aware type checks.
+    if !ty.element_type.is_func_ref() {
+        return Err(WasmError::at(
+            format!(
+                "unsupported: table {index} of type {} (only funcref and (ref func) tables are supported)",
+                ty.element_type
+            ),
+            offset,
+        ));
+    }
+    let init = match &table.init {
+        wasmparser::TableInit::RefNull => ElemItem::Null,
+        wasmparser::TableInit::Expr(expr) => {
+            elem_item(expr, offset).map_err(|e| WasmError { message: format!("{} (initializer of table {index})", e.message), ..e })?
+        }
+    };
+    if ty.initial > MAX_TABLE_ENTRIES {
+        return Err(WasmError::at(
+            format!(
+                "unsupported: table {index} would reserve {} entries (bulkhead reserves at most {MAX_TABLE_ENTRIES})",
+                ty.initial
+            ),
+            offset,
+        ));
+    }
+    let min = ty.initial as u32;
+    Ok(TableDecl {
+        init,
+        min_entries: min,
+        max_entries: ty.maximum.map(|m| u32::try_from(m).unwrap_or(u32::MAX)),
+        reserved_entries: min,
+    })
+}
+
+/// An element segment of function references (indices, `ref.func` or
+/// `ref.null func` expressions).
+fn elem_segment(elem: wasmparser::Element<'_>, index: u32, offset: u64) -> Result<ElemSegment, WasmError> {
+    let kind = match elem.kind {
+        wasmparser::ElementKind::Passive => ElemKind::Passive,
+        wasmparser::ElementKind::Declared => ElemKind::Declared,
+        wasmparser::ElementKind::Active { table_index, offset_expr } => ElemKind::Active {
+            table: table_index.unwrap_or(0),
+            offset: const_expr(&offset_expr, &format!("offset of element segment {index}"))?,
+        },
+    };
+    let mut items = Vec::new();
+    match elem.items {
+        wasmparser::ElementItems::Functions(reader) => {
+            for f in reader {
+                items.push(ElemItem::Func(f.map_err(WasmError::from_parser)?));
+            }
+        }
+        wasmparser::ElementItems::Expressions(ty, reader) => {
+            if !ty.is_func_ref() {
+                return Err(WasmError::at(
+                    format!("unsupported: element segment {index} of type {ty} (only funcref segments are supported)"),
+                    offset,
+                ));
+            }
+            for expr in reader.into_iter_with_offsets() {
+                let (at, expr) = expr.map_err(WasmError::from_parser)?;
+                items.push(elem_item(&expr, at).map_err(|e| WasmError {
+                    message: format!("{} (element segment {index})", e.message),
+                    ..e
+                })?);
+            }
+        }
+    }
+    Ok(ElemSegment { kind, items })
+}
+
+/// `ref.func n` or `ref.null func`; anything else (`global.get` of a
+/// funcref global) is not supported. The caller names the expression.
+fn elem_item(expr: &wasmparser::ConstExpr<'_>, offset: u64) -> Result<ElemItem, WasmError> {
+    let mut reader = expr.get_operators_reader();
+    let first = reader.read().map_err(WasmError::from_parser)?;
+    let item = match first {
+        Operator::RefFunc { function_index } => ElemItem::Func(function_index),
+        Operator::RefNull { .. } => ElemItem::Null,
+        other => {
+            return Err(WasmError::at(
+                format!("unsupported operator {} in a reference expression", crate::func::operator_name(&other)),
+                offset,
+            ))
+        }
+    };
+    match reader.read().map_err(WasmError::from_parser)? {
+        Operator::End => Ok(item),
+        _ => Err(WasmError::at("unsupported constant expression (more than one operator)", offset)),
+    }
 }
 
 /// Decodes a constant expression. `what` names it for error messages.

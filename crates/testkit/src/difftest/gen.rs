@@ -20,9 +20,10 @@
 use std::borrow::Cow;
 
 use wasm_encoder::{
-    BlockType, CodeSection, ConstExpr, DataCountSection, DataSection, ExportKind, ExportSection, Function,
-    FunctionSection, GlobalSection, GlobalType, Instruction as I, MemArg, MemArgTarget, MemorySection,
-    MemoryType, Module, TypeSection, ValType,
+    BlockType, CodeSection, ConstExpr, DataCountSection, DataSection, ElementSection, Elements,
+    ExportKind, ExportSection, Function, FunctionSection, GlobalSection, GlobalType,
+    Instruction as I, MemArg, MemArgTarget, MemorySection, MemoryType, Module, RefType,
+    StartSection, TableSection, TableType, TypeSection, ValType,
 };
 
 /// Deterministic splitmix64: the same seed gives the same program on every
@@ -104,6 +105,8 @@ pub struct GenConfig {
     /// memory's minimum size, or nonzero): a trap ends the call, so a high
     /// rate would leave most of every program unexecuted.
     pub risky_percent: u64,
+    /// Emit a table holding every function and `call_indirect` through it.
+    pub call_indirect: bool,
 }
 
 impl Default for GenConfig {
@@ -116,6 +119,7 @@ impl Default for GenConfig {
             max_stmt_depth: 3,
             max_expr_depth: 5,
             risky_percent: 1,
+            call_indirect: true,
         }
     }
 }
@@ -177,8 +181,10 @@ struct FuncGen<'a> {
     num_globals: u32,
     num_passive: u32,
     passive_lens: &'a [u32],
-    /// Index of this function (calls go only to higher indices).
-    index: u32,
+    sig: Sig,
+    /// Calls go only to functions `first_callee..` (higher indices than
+    /// the caller; the start function may call them all).
+    first_callee: u32,
     /// Locals 0..params are params, then scratch locals, then one loop
     /// counter per nesting level.
     num_locals: u32,
@@ -205,7 +211,11 @@ impl FuncGen<'_> {
     }
 
     fn sig(&self) -> Sig {
-        self.sigs[self.index as usize]
+        self.sig
+    }
+
+    fn can_call(&self) -> bool {
+        self.first_callee < self.sigs.len() as u32
     }
 
     /// A parameter or scratch local (never a loop counter).
@@ -232,7 +242,9 @@ impl FuncGen<'_> {
     /// A memory for an access expected to be in bounds: one with room for
     /// a 4-byte access at offset 15, if there is one.
     fn roomy_memory(&mut self) -> u32 {
-        let roomy: Vec<u32> = (0..self.memories.len() as u32).filter(|&k| self.memories[k as usize].min_bytes() >= 32).collect();
+        let roomy: Vec<u32> = (0..self.memories.len() as u32)
+            .filter(|&k| self.memories[k as usize].min_bytes() >= 32)
+            .collect();
         if roomy.is_empty() {
             self.memory()
         } else {
@@ -288,7 +300,23 @@ impl FuncGen<'_> {
                 self.expr(depth - 1);
                 self.expr(depth - 1);
                 self.expr(depth - 1);
-                let select = if self.rng.chance(50) { I::Select } else { I::TypedSelect(ValType::I32) };
+                // Workaround for a bug of the reference, wasmi 2.0.0: a
+                // `select` whose condition comes straight from `i32.eqz`,
+                // `i32.eq` or `i32.ne` (it fuses them wrongly when one
+                // operand is zero; see /work/brief/bugs/wasmi-select-eqz.wat
+                // and the test `wasmi_select_of_eqz_is_still_wrong`). A
+                // rotation by a nonzero constant in between keeps whether
+                // the condition is zero, so the program means the same.
+                if matches!(self.body.last(), Some(I::I32Eqz | I::I32Eq | I::I32Ne)) {
+                    let k = 1 + self.rng.below(31) as i32;
+                    self.emit(I::I32Const(k));
+                    self.emit(I::I32Rotl);
+                }
+                let select = if self.rng.chance(50) {
+                    I::Select
+                } else {
+                    I::TypedSelect(ValType::I32)
+                };
                 self.emit(select);
             }
             10..=13 => self.load(depth - 1),
@@ -302,7 +330,7 @@ impl FuncGen<'_> {
                 self.grow_delta(depth - 1);
                 self.emit(I::MemoryGrow(mem));
             }
-            16 | 17 if self.index + 1 < self.sigs.len() as u32 => self.call(depth - 1),
+            16 | 17 if self.can_call() => self.call(depth - 1),
             18 => {
                 let l = self.scratch_local();
                 self.expr(depth - 1);
@@ -359,14 +387,22 @@ impl FuncGen<'_> {
     fn table_targets(&mut self, kind: Label) -> (Vec<u32>, u32) {
         let candidates = self.label_depths(kind);
         let n = self.rng.below(5) as usize;
-        let targets = (0..n).map(|_| candidates[self.rng.below(candidates.len() as u64) as usize]).collect();
+        let targets = (0..n)
+            .map(|_| candidates[self.rng.below(candidates.len() as u64) as usize])
+            .collect();
         let default = *self.rng.pick(&candidates);
         (targets, default)
     }
 
     /// Relative depths of the enclosing labels of `kind`.
     fn label_depths(&self, kind: Label) -> Vec<u32> {
-        self.labels.iter().rev().enumerate().filter(|(_, &l)| l == kind).map(|(d, _)| d as u32).collect()
+        self.labels
+            .iter()
+            .rev()
+            .enumerate()
+            .filter(|(_, &l)| l == kind)
+            .map(|(d, _)| d as u32)
+            .collect()
     }
 
     /// A few simple statements inside an expression-level block.
@@ -397,12 +433,41 @@ impl FuncGen<'_> {
     }
 
     fn call(&mut self, depth: u32) {
-        let callee = self.index + 1 + self.rng.below((self.sigs.len() as u32 - self.index - 1) as u64) as u32;
+        let n = self.sigs.len() as u32 - self.first_callee;
+        let callee = self.first_callee + self.rng.below(n as u64) as u32;
         let sig = self.sigs[callee as usize];
         for _ in 0..sig.params {
             self.expr(depth.min(2));
         }
-        self.emit(I::Call(callee));
+        if self.cfg.call_indirect && self.rng.chance(25) {
+            // Through the table, whose slot k holds function k (then null
+            // slots). The slot is never below `first_callee`, so there is
+            // no recursion; a computed slot may hold a function of another
+            // type (trap 6), be null (7) or lie past the table (8).
+            match self.rng.below(10) {
+                0..=7 => self.emit(I::I32Const(callee as i32)),
+                8 => {
+                    self.expr(1);
+                    self.emit(I::I32Const(n as i32));
+                    self.emit(I::I32RemU);
+                    self.emit(I::I32Const(self.first_callee as i32));
+                    self.emit(I::I32Add);
+                }
+                _ => {
+                    self.expr(1);
+                    self.emit(I::I32Const(7));
+                    self.emit(I::I32And);
+                    self.emit(I::I32Const(self.first_callee as i32));
+                    self.emit(I::I32Add);
+                }
+            }
+            self.emit(I::CallIndirect {
+                type_index: callee,
+                table_index: 0,
+            });
+        } else {
+            self.emit(I::Call(callee));
+        }
         // Fold multiple results into one value.
         for _ in 1..sig.results {
             let op = self.rng.pick(&BINARY[..10]).clone();
@@ -416,7 +481,12 @@ impl FuncGen<'_> {
         // the hint says).
         let natural = width.trailing_zeros();
         let align = self.rng.below(natural as u64 + 1) as u32;
-        MemArg { offset, align, target: MemArgTarget::Memory(mem), ordering: None }
+        MemArg {
+            offset,
+            align,
+            target: MemArgTarget::Memory(mem),
+            ordering: None,
+        }
     }
 
     fn load(&mut self, depth: u32) {
@@ -455,7 +525,18 @@ impl FuncGen<'_> {
             let mem = self.roomy_memory();
             let min = self.memories[mem as usize].min_bytes();
             if min >= 32 {
-                let offset = if self.rng.chance(60) { 0 } else { self.rng.below(16) };
+                // Mostly small offsets; sometimes large ones (around the
+                // immediate-field limits of Thumb-2 loads and stores: 255,
+                // 4095) up to half the memory.
+                let offset = match self.rng.below(10) {
+                    0..=5 => 0,
+                    6 | 7 => self.rng.below(16),
+                    8 => (*self
+                        .rng
+                        .pick(&[252u64, 255, 256, 1020, 1024, 4092, 4095, 4096, 4100]))
+                    .min(min / 2),
+                    _ => self.rng.below(min / 2),
+                };
                 let room = min - offset - width as u64 + 1;
                 let mask = (1u64 << (63 - room.leading_zeros())) - 1;
                 self.expr(depth);
@@ -540,7 +621,11 @@ impl FuncGen<'_> {
                 let dst_mem = self.memory();
                 // Same memory half the time: overlapping copies in both
                 // directions (memmove semantics).
-                let src_mem = if self.rng.chance(50) { dst_mem } else { self.memory() };
+                let src_mem = if self.rng.chance(50) {
+                    dst_mem
+                } else {
+                    self.memory()
+                };
                 let len = self.bulk_length();
                 self.bulk_operand(dst_mem, len);
                 self.bulk_operand(src_mem, len);
@@ -555,7 +640,10 @@ impl FuncGen<'_> {
                     (*self.rng.pick(&[0, 0, 1, 3, 8, 30, 40]), self.bulk_length())
                 } else {
                     let len = self.rng.below(seg_len as u64 + 1) as i64;
-                    (self.rng.below((seg_len - len) as u64 + 1) as i64, Some(len as i32))
+                    (
+                        self.rng.below((seg_len - len) as u64 + 1) as i64,
+                        Some(len as i32),
+                    )
                 };
                 self.bulk_operand(mem, len);
                 self.emit(I::I32Const(src as i32));
@@ -686,7 +774,7 @@ impl FuncGen<'_> {
                 self.emit(I::Unreachable);
                 self.emit(I::End);
             }
-            14 if self.index + 1 < self.sigs.len() as u32 => {
+            14 if self.can_call() => {
                 self.call(2);
                 self.emit(I::Drop);
             }
@@ -763,7 +851,14 @@ fn is_division(op: &I<'_>) -> bool {
     matches!(op, I::I32DivS | I::I32DivU | I::I32RemS | I::I32RemU)
 }
 
-const UNARY: [I<'static>; 6] = [I::I32Clz, I::I32Ctz, I::I32Popcnt, I::I32Eqz, I::I32Extend8S, I::I32Extend16S];
+const UNARY: [I<'static>; 6] = [
+    I::I32Clz,
+    I::I32Ctz,
+    I::I32Popcnt,
+    I::I32Eqz,
+    I::I32Extend8S,
+    I::I32Extend16S,
+];
 
 const COMPARE: [I<'static>; 10] = [
     I::I32Eq,
@@ -787,11 +882,19 @@ pub fn generate(seed: u64, cfg: &GenConfig) -> GeneratedModule {
                 // 64 KiB pages; sometimes none at first, so every access
                 // traps until memory.grow.
                 let min = if rng.chance(10) { 0 } else { 1 };
-                MemorySpec { page_size_log2: 16, min_pages: min, max_pages: min + rng.below(2) }
+                MemorySpec {
+                    page_size_log2: 16,
+                    min_pages: min,
+                    max_pages: min + rng.below(2),
+                }
             } else {
                 // Custom page size 1: a small MCU-sized memory.
                 let min = 64 + rng.below(448);
-                MemorySpec { page_size_log2: 0, min_pages: min, max_pages: min + rng.below(2048) }
+                MemorySpec {
+                    page_size_log2: 0,
+                    min_pages: min,
+                    max_pages: min + rng.below(2048),
+                }
             }
         })
         .collect();
@@ -800,29 +903,69 @@ pub fn generate(seed: u64, cfg: &GenConfig) -> GeneratedModule {
     let sigs: Vec<Sig> = (0..num_funcs)
         .map(|i| {
             if i == 0 {
-                Sig { params: 2, results: 1 }
+                Sig {
+                    params: 2,
+                    results: 1,
+                }
             } else {
                 // Up to 6 parameters: the AAPCS passes the 5th and 6th on
                 // the stack.
-                let results = if rng.chance(80) { 1 } else { 2 + rng.below(2) as u32 };
-                Sig { params: rng.below(7) as u32, results }
+                let results = if rng.chance(80) {
+                    1
+                } else {
+                    2 + rng.below(2) as u32
+                };
+                Sig {
+                    params: rng.below(7) as u32,
+                    results,
+                }
             }
         })
         .collect();
-    let num_passive = if cfg.bulk_memory { rng.below(3) as u32 } else { 0 };
+    let num_passive = if cfg.bulk_memory {
+        rng.below(3) as u32
+    } else {
+        0
+    };
+    // Sometimes a start function `() -> ()` (after all others, sometimes
+    // calling any of them): instantiation then runs code, and may trap
+    // (which leaves nothing else to observe, hence not too often).
+    let has_start = rng.chance(15);
+    let start_calls = rng.chance(50);
 
     let mut module = Module::new();
     let mut types = TypeSection::new();
     for s in &sigs {
-        types.ty().function(vec![ValType::I32; s.params as usize], vec![ValType::I32; s.results as usize]);
+        types.ty().function(
+            vec![ValType::I32; s.params as usize],
+            vec![ValType::I32; s.results as usize],
+        );
+    }
+    if has_start {
+        types.ty().function([], []);
     }
     module.section(&types);
 
     let mut funcs = FunctionSection::new();
-    for i in 0..num_funcs {
+    for i in 0..num_funcs + has_start as u32 {
         funcs.function(i);
     }
     module.section(&funcs);
+
+    // The table for call_indirect: slot k holds function k, then a few
+    // null slots.
+    let table_size = num_funcs as u64 + rng.below(3);
+    if cfg.call_indirect {
+        let mut tables = TableSection::new();
+        tables.table(TableType {
+            element_type: RefType::FUNCREF,
+            table64: false,
+            minimum: table_size,
+            maximum: Some(table_size),
+            shared: false,
+        });
+        module.section(&tables);
+    }
 
     let mut mems = MemorySection::new();
     for m in &memories {
@@ -840,7 +983,11 @@ pub fn generate(seed: u64, cfg: &GenConfig) -> GeneratedModule {
     for _ in 0..num_globals {
         let init = rng.interesting_i32();
         globals.global(
-            GlobalType { val_type: ValType::I32, mutable: true, shared: false },
+            GlobalType {
+                val_type: ValType::I32,
+                mutable: true,
+                shared: false,
+            },
             &ConstExpr::i32_const(init),
         );
     }
@@ -855,6 +1002,21 @@ pub fn generate(seed: u64, cfg: &GenConfig) -> GeneratedModule {
         exports.export(&format!("g{k}"), ExportKind::Global, k);
     }
     module.section(&exports);
+    if has_start {
+        module.section(&StartSection {
+            function_index: num_funcs,
+        });
+    }
+    if cfg.call_indirect {
+        let mut elements = ElementSection::new();
+        let funcs: Vec<u32> = (0..num_funcs).collect();
+        elements.active(
+            None,
+            &ConstExpr::i32_const(0),
+            Elements::Functions(Cow::Owned(funcs)),
+        );
+        module.section(&elements);
+    }
 
     // Passive segments come first in the data section, so their indices
     // are 0..num_passive; the data count section lets code refer to them.
@@ -875,7 +1037,11 @@ pub fn generate(seed: u64, cfg: &GenConfig) -> GeneratedModule {
                 continue;
             }
             let fits = m.min_bytes().saturating_sub(len) + 1;
-            let at = if misfit { fits + rng.below(8) } else { rng.below(fits) };
+            let at = if misfit {
+                fits + rng.below(8)
+            } else {
+                rng.below(fits)
+            };
             let bytes: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
             data.active(k as u32, &ConstExpr::i32_const(at as i32), bytes);
         }
@@ -883,12 +1049,28 @@ pub fn generate(seed: u64, cfg: &GenConfig) -> GeneratedModule {
     module.section(&DataCountSection { count: data.len() });
 
     let mut code = CodeSection::new();
-    for index in 0..num_funcs {
-        let sig = sigs[index as usize];
-        let num_scratch = 1 + rng.below(8) as u32;
+    for index in 0..num_funcs + has_start as u32 {
+        let is_start = index == num_funcs;
+        let sig = if is_start {
+            Sig {
+                params: 0,
+                results: 0,
+            }
+        } else {
+            sigs[index as usize]
+        };
+        // Sometimes many locals: more values live at once than registers.
+        let num_scratch = if rng.chance(20) {
+            8 + rng.below(16) as u32
+        } else {
+            1 + rng.below(8) as u32
+        };
         let max_loop_depth = 2;
         let num_locals = sig.params + num_scratch;
-        let expr_depth = cfg.max_expr_depth.saturating_sub(rng.below(3) as u32).max(1);
+        let expr_depth = cfg
+            .max_expr_depth
+            .saturating_sub(rng.below(3) as u32)
+            .max(1);
         let mut g = FuncGen {
             rng: &mut rng,
             cfg,
@@ -897,7 +1079,14 @@ pub fn generate(seed: u64, cfg: &GenConfig) -> GeneratedModule {
             num_globals,
             num_passive,
             passive_lens: &passive_lens,
-            index,
+            sig,
+            first_callee: if !is_start {
+                index + 1
+            } else if start_calls {
+                0
+            } else {
+                num_funcs
+            },
             num_locals,
             first_counter: num_locals,
             max_loop_depth,
@@ -908,7 +1097,7 @@ pub fn generate(seed: u64, cfg: &GenConfig) -> GeneratedModule {
             expr_depth,
             body: Vec::new(),
         };
-        g.stmts(cfg.max_stmt_depth);
+        g.stmts(if is_start { 1 } else { cfg.max_stmt_depth });
         for _ in 0..sig.results {
             g.expr(expr_depth);
         }
@@ -922,8 +1111,15 @@ pub fn generate(seed: u64, cfg: &GenConfig) -> GeneratedModule {
     module.section(&code);
     module.section(&data);
 
-    let calls = (0..cfg.calls_per_module).map(|_| [rng.interesting_i32(), rng.interesting_i32()]).collect();
-    GeneratedModule { wasm: module.finish(), memories, num_globals, calls }
+    let calls = (0..cfg.calls_per_module)
+        .map(|_| [rng.interesting_i32(), rng.interesting_i32()])
+        .collect();
+    GeneratedModule {
+        wasm: module.finish(),
+        memories,
+        num_globals,
+        calls,
+    }
 }
 
 #[cfg(test)]
@@ -938,7 +1134,11 @@ mod tests {
             wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
                 .validate_all(&m.wasm)
                 .unwrap_or_else(|e| panic!("seed {seed}: invalid module: {e}"));
-            assert_eq!(m.wasm, generate(seed, &cfg).wasm, "seed {seed} is not deterministic");
+            assert_eq!(
+                m.wasm,
+                generate(seed, &cfg).wasm,
+                "seed {seed} is not deterministic"
+            );
         }
     }
 }

@@ -229,6 +229,17 @@ impl<'a> Machine<'a> {
                     }
                     InstData::GlobalGet { global } => set(&mut vals, self.globals[global.index()]),
                     InstData::GlobalSet { global, arg } => self.globals[global.index()] = g(*arg),
+                    InstData::MemMax { mem } => set(&mut vals, self.mems[mem.0 as usize].len() as u64),
+                    InstData::TableSize { .. }
+                    | InstData::TableSetSize { .. }
+                    | InstData::TableGet { .. }
+                    | InstData::TableSet { .. }
+                    | InstData::FuncRef { .. }
+                    | InstData::FuncRefTypeId { .. }
+                    | InstData::TypeId { .. }
+                    | InstData::CallRef { .. } => {
+                        return Err(Stop::Fault(format!("this test interpreter does not model tables ({:?})", f.inst(inst))))
+                    }
                     InstData::Call { func, args } => {
                         let a: Vec<u64> = args.iter().map(|&v| g(v)).collect();
                         let r = self.call(func.0, &a)?;
