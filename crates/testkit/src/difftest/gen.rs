@@ -303,7 +303,7 @@ impl FuncGen<'_> {
                 // Workaround for a bug of the reference, wasmi 2.0.0: a
                 // `select` whose condition comes straight from `i32.eqz`,
                 // `i32.eq` or `i32.ne` (it fuses them wrongly when one
-                // operand is zero; see /work/brief/bugs/wasmi-select-eqz.wat
+                // operand is zero; see crates/testkit/tests/repros/wasmi-select-eqz.wat
                 // and the test `wasmi_select_of_eqz_is_still_wrong`). A
                 // rotation by a nonzero constant in between keeps whether
                 // the condition is zero, so the program means the same.
