@@ -1042,6 +1042,11 @@ fn pop_is_narrow(regs: u16) -> bool {
 
 struct RegName(Reg);
 
+/// `mnemonic rd, rm`: the two-register forms (clz, rbit, rev, extends).
+fn write_rd_rm(f: &mut fmt::Formatter<'_>, mnemonic: impl fmt::Display, rd: Reg, rm: Reg) -> fmt::Result {
+    write!(f, "{mnemonic} {}, {}", RegName(rd), RegName(rm))
+}
+
 impl fmt::Display for RegName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 .0 {
@@ -1420,55 +1425,13 @@ impl Asm {
                     RegName(rm)
                 )
             }
-            Asm::Clz { rd, rm } => write!(
-                f,
-                "{} {}, {}",
-                mn("clz", false, false),
-                RegName(rd),
-                RegName(rm)
-            ),
-            Asm::Rbit { rd, rm } => write!(
-                f,
-                "{} {}, {}",
-                mn("rbit", false, false),
-                RegName(rd),
-                RegName(rm)
-            ),
-            Asm::Rev { rd, rm } => write!(
-                f,
-                "{} {}, {}",
-                mn("rev", false, true),
-                RegName(rd),
-                RegName(rm)
-            ),
-            Asm::Sxtb { rd, rm } => write!(
-                f,
-                "{} {}, {}",
-                mn("sxtb", false, true),
-                RegName(rd),
-                RegName(rm)
-            ),
-            Asm::Sxth { rd, rm } => write!(
-                f,
-                "{} {}, {}",
-                mn("sxth", false, true),
-                RegName(rd),
-                RegName(rm)
-            ),
-            Asm::Uxtb { rd, rm } => write!(
-                f,
-                "{} {}, {}",
-                mn("uxtb", false, true),
-                RegName(rd),
-                RegName(rm)
-            ),
-            Asm::Uxth { rd, rm } => write!(
-                f,
-                "{} {}, {}",
-                mn("uxth", false, true),
-                RegName(rd),
-                RegName(rm)
-            ),
+            Asm::Clz { rd, rm } => write_rd_rm(f, mn("clz", false, false), rd, rm),
+            Asm::Rbit { rd, rm } => write_rd_rm(f, mn("rbit", false, false), rd, rm),
+            Asm::Rev { rd, rm } => write_rd_rm(f, mn("rev", false, true), rd, rm),
+            Asm::Sxtb { rd, rm } => write_rd_rm(f, mn("sxtb", false, true), rd, rm),
+            Asm::Sxth { rd, rm } => write_rd_rm(f, mn("sxth", false, true), rd, rm),
+            Asm::Uxtb { rd, rm } => write_rd_rm(f, mn("uxtb", false, true), rd, rm),
+            Asm::Uxth { rd, rm } => write_rd_rm(f, mn("uxth", false, true), rd, rm),
             Asm::Ldr {
                 size,
                 signed,
