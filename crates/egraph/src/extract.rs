@@ -90,7 +90,7 @@ fn op_cost(egraph: &EGraph, node: &ENode) -> u64 {
         Op::FuncRef { .. } | Op::TypeId { .. } => 2,
         Op::Unary { op, ty } => {
             let c = match op {
-                UnaryOp::Clz | UnaryOp::Extend8S | UnaryOp::Extend16S => 1,
+                UnaryOp::Clz | UnaryOp::Extend8S | UnaryOp::Extend16S | UnaryOp::Extend32S => 1,
                 UnaryOp::Ctz | UnaryOp::Eqz => 2,
                 UnaryOp::Popcnt => 8,
             };

@@ -46,6 +46,7 @@ pub fn unary(op: UnaryOp, ty: Type, x: u64) -> u64 {
         UnaryOp::Eqz => return (x == 0) as u64,
         UnaryOp::Extend8S => x as u8 as i8 as i64 as u64,
         UnaryOp::Extend16S => x as u16 as i16 as i64 as u64,
+        UnaryOp::Extend32S => x as u32 as i32 as i64 as u64,
     };
     r & mask(ty)
 }

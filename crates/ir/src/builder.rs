@@ -73,6 +73,30 @@ impl<'f> FunctionBuilder<'f> {
         self.ins1(InstData::Binary { op, args: [a, b] }, ty)
     }
 
+    pub fn convert(&mut self, op: ConvertOp, to: Type, arg: Value) -> Value {
+        self.ins1(InstData::Convert { op, to, arg }, to)
+    }
+
+    /// A float constant from its IEEE bits (the low 32 for f32).
+    pub fn fconst(&mut self, ty: Type, bits: u64) -> Value {
+        let bits = if ty == Type::F32 { bits & 0xffff_ffff } else { bits };
+        self.ins1(InstData::Fconst { ty, bits }, ty)
+    }
+
+    pub fn funary(&mut self, op: FloatUnaryOp, arg: Value) -> Value {
+        let ty = self.func.value_type(arg);
+        self.ins1(InstData::FUnary { op, arg }, ty)
+    }
+
+    pub fn fbinary(&mut self, op: FloatBinaryOp, a: Value, b: Value) -> Value {
+        let ty = self.func.value_type(a);
+        self.ins1(InstData::FBinary { op, args: [a, b] }, ty)
+    }
+
+    pub fn fcmp(&mut self, cc: FloatCC, a: Value, b: Value) -> Value {
+        self.ins1(InstData::Fcmp { cc, args: [a, b] }, Type::I32)
+    }
+
     pub fn icmp(&mut self, cc: IntCC, a: Value, b: Value) -> Value {
         self.ins1(InstData::Icmp { cc, args: [a, b] }, Type::I32)
     }

@@ -92,6 +92,75 @@ pub enum UnaryOp {
     Eqz,
     Extend8S,
     Extend16S,
+    /// i64 only: sign-extends the low 32 bits.
+    Extend32S,
+}
+
+/// Conversions between value types: `Convert { op, to, arg }` produces a
+/// value of type `to` from `arg`; the pair (type of `arg`, `to`) selects the
+/// width. All are total: the frontend emits the wasm traps of the trapping
+/// float-to-int conversions explicitly before a saturating conversion.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ConvertOp {
+    /// i32 → i64, sign-extending.
+    SExtend,
+    /// i32 → i64, zero-extending.
+    UExtend,
+    /// i64 → i32, keeping the low 32 bits.
+    Wrap,
+    /// f64 → f32, rounding to nearest-even.
+    FDemote,
+    /// f32 → f64 (exact).
+    FPromote,
+    /// Signed integer (i32/i64) → float (f32/f64), rounding to nearest-even.
+    SIntToFloat,
+    /// Unsigned integer (i32/i64) → float (f32/f64), rounding to nearest-even.
+    UIntToFloat,
+    /// Float → signed integer, truncating toward zero, saturating at the
+    /// integer range, NaN → 0 (wasm `trunc_sat_s`).
+    FloatToSIntSat,
+    /// Float → unsigned integer, truncating, saturating, NaN → 0.
+    FloatToUIntSat,
+    /// Reinterprets the bits between an integer and a float of one width.
+    Bitcast,
+}
+
+/// One-operand float operations (f32 or f64; result type = operand type).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum FloatUnaryOp {
+    Abs,
+    Neg,
+    Sqrt,
+    Ceil,
+    Floor,
+    Trunc,
+    /// Round to nearest, ties to even.
+    Nearest,
+}
+
+/// Two-operand float operations on operands of one type. `Min`/`Max` follow
+/// wasm: NaN if either operand is NaN, and -0 < +0.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum FloatBinaryOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Min,
+    Max,
+    Copysign,
+}
+
+/// Ordered float comparisons except `Ne`, which is true when unordered
+/// (wasm `f32.ne`); results are i32 0 or 1.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum FloatCC {
+    Eq,
+    Ne,
+    Lt,
+    Gt,
+    Le,
+    Ge,
 }
 
 /// Two-operand integer operations on operands of one type.
@@ -298,6 +367,14 @@ pub enum InstData {
     Icmp { cc: IntCC, args: [Value; 2] },
     /// `args = [cond, if_nonzero, if_zero]`.
     Select { args: [Value; 3] },
+    /// See [`ConvertOp`]; the result has type `to`.
+    Convert { op: ConvertOp, to: Type, arg: Value },
+    /// Float constant of type `ty` (f32 or f64); `bits` holds the IEEE bits
+    /// (the low 32 for f32), so NaN payloads survive.
+    Fconst { ty: Type, bits: u64 },
+    FUnary { op: FloatUnaryOp, arg: Value },
+    FBinary { op: FloatBinaryOp, args: [Value; 2] },
+    Fcmp { cc: FloatCC, args: [Value; 2] },
 
     /// The native base address of memory `mem`. Pure: regions never move.
     MemBase { mem: MemIdx },
@@ -424,6 +501,7 @@ impl InstData {
             Iconst { .. } | Unary { .. } | Binary { .. } | Icmp { .. } | Select { .. } => {
                 Effect::Pure
             }
+            Convert { .. } | Fconst { .. } | FUnary { .. } | FBinary { .. } | Fcmp { .. } => Effect::Pure,
             MemBase { .. } | AddrAdd { .. } | MemMax { .. } => Effect::Pure,
             FuncRef { .. } | FuncRefTypeId { .. } | TypeId { .. } => Effect::Pure,
             TableSize { table } | TableGet { table, .. } => Effect::ReadTable(*table),
@@ -477,6 +555,7 @@ impl InstData {
         use InstData::*;
         match self {
             Iconst { .. }
+            | Fconst { .. }
             | MemBase { .. }
             | MemSize { .. }
             | MemMax { .. }
@@ -490,6 +569,8 @@ impl InstData {
             TableSet { args, .. } => args.iter_mut().for_each(|a| *a = f(*a)),
             CallRef { args, .. } => args.iter_mut().for_each(|a| *a = f(*a)),
             Unary { arg, .. }
+            | Convert { arg, .. }
+            | FUnary { arg, .. }
             | MemSetSize { arg, .. }
             | GlobalSet { arg, .. }
             | TrapIf { arg, .. } => *arg = f(*arg),
@@ -497,6 +578,8 @@ impl InstData {
             BoundsCheck { index, .. } => *index = f(*index),
             Binary { args, .. }
             | Icmp { args, .. }
+            | FBinary { args, .. }
+            | Fcmp { args, .. }
             | AddrAdd { args }
             | BoundsCheckDyn { args, .. }
             | Store { args, .. } => args.iter_mut().for_each(|a| *a = f(*a)),
@@ -570,6 +653,7 @@ impl fmt::Display for UnaryOp {
             UnaryOp::Eqz => "eqz",
             UnaryOp::Extend8S => "sextend8",
             UnaryOp::Extend16S => "sextend16",
+            UnaryOp::Extend32S => "sextend32",
         })
     }
 }
@@ -609,6 +693,81 @@ impl fmt::Display for IntCC {
             IntCC::LeU => "ule",
             IntCC::GeS => "sge",
             IntCC::GeU => "uge",
+        })
+    }
+}
+
+impl fmt::Display for ConvertOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ConvertOp::SExtend => "sextend",
+            ConvertOp::UExtend => "uextend",
+            ConvertOp::Wrap => "wrap",
+            ConvertOp::FDemote => "fdemote",
+            ConvertOp::FPromote => "fpromote",
+            ConvertOp::SIntToFloat => "sint_to_float",
+            ConvertOp::UIntToFloat => "uint_to_float",
+            ConvertOp::FloatToSIntSat => "float_to_sint_sat",
+            ConvertOp::FloatToUIntSat => "float_to_uint_sat",
+            ConvertOp::Bitcast => "bitcast",
+        })
+    }
+}
+
+impl ConvertOp {
+    /// Whether converting a value of type `from` to `to` is a valid use of
+    /// this operation.
+    pub fn accepts(self, from: Type, to: Type) -> bool {
+        use Type::*;
+        match self {
+            ConvertOp::SExtend | ConvertOp::UExtend => from == I32 && to == I64,
+            ConvertOp::Wrap => from == I64 && to == I32,
+            ConvertOp::FDemote => from == F64 && to == F32,
+            ConvertOp::FPromote => from == F32 && to == F64,
+            ConvertOp::SIntToFloat | ConvertOp::UIntToFloat => from.is_int() && to.is_float(),
+            ConvertOp::FloatToSIntSat | ConvertOp::FloatToUIntSat => from.is_float() && to.is_int(),
+            ConvertOp::Bitcast => matches!((from, to), (I32, F32) | (F32, I32) | (I64, F64) | (F64, I64)),
+        }
+    }
+}
+
+impl fmt::Display for FloatUnaryOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FloatUnaryOp::Abs => "fabs",
+            FloatUnaryOp::Neg => "fneg",
+            FloatUnaryOp::Sqrt => "sqrt",
+            FloatUnaryOp::Ceil => "ceil",
+            FloatUnaryOp::Floor => "floor",
+            FloatUnaryOp::Trunc => "trunc",
+            FloatUnaryOp::Nearest => "nearest",
+        })
+    }
+}
+
+impl fmt::Display for FloatBinaryOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FloatBinaryOp::Add => "fadd",
+            FloatBinaryOp::Sub => "fsub",
+            FloatBinaryOp::Mul => "fmul",
+            FloatBinaryOp::Div => "fdiv",
+            FloatBinaryOp::Min => "fmin",
+            FloatBinaryOp::Max => "fmax",
+            FloatBinaryOp::Copysign => "fcopysign",
+        })
+    }
+}
+
+impl fmt::Display for FloatCC {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FloatCC::Eq => "eq",
+            FloatCC::Ne => "ne",
+            FloatCC::Lt => "lt",
+            FloatCC::Gt => "gt",
+            FloatCC::Le => "le",
+            FloatCC::Ge => "ge",
         })
     }
 }

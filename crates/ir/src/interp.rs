@@ -19,12 +19,15 @@
 
 use crate::entity::{Block, DataIdx, FuncIdx, GlobalIdx, SigIdx, TableIdx, Value};
 use crate::function::Function;
-use crate::inst::{BinaryOp, BlockCall, InstData, IntCC, LoadKind, StoreKind, TrapCode, UnaryOp};
+use crate::inst::{
+    BinaryOp, BlockCall, ConvertOp, FloatBinaryOp, FloatCC, FloatUnaryOp, InstData, IntCC, LoadKind, StoreKind,
+    TrapCode, UnaryOp,
+};
 use crate::types::{MemIdx, Type};
 use core::fmt;
 
-/// A runtime value. Floats are carried as raw bits (the IR has no float
-/// arithmetic yet; floats are only moved, loaded, stored and selected).
+/// A runtime value. Floats are carried as raw IEEE bits so NaN payloads
+/// survive moves, loads and stores.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Val {
     I32(u32),
@@ -46,6 +49,28 @@ impl Val {
             Val::F32(_) => Type::F32,
             Val::F64(_) => Type::F64,
             Val::Addr { mem, .. } => Type::Addr(mem),
+        }
+    }
+
+    /// A value of an integer or float type from its bits (the low 32 for
+    /// 32-bit types); `None` for addresses.
+    pub fn from_bits(ty: Type, bits: u64) -> Option<Val> {
+        match ty {
+            Type::I32 => Some(Val::I32(bits as u32)),
+            Type::I64 => Some(Val::I64(bits)),
+            Type::F32 => Some(Val::F32(bits as u32)),
+            Type::F64 => Some(Val::F64(bits)),
+            Type::Addr(_) => None,
+        }
+    }
+
+    /// The bits of an integer or float value, zero-extended; an address's
+    /// offset.
+    pub fn bits(self) -> u64 {
+        match self {
+            Val::I32(x) | Val::F32(x) => x as u64,
+            Val::I64(x) | Val::F64(x) => x,
+            Val::Addr { offset, .. } => offset,
         }
     }
 
@@ -330,6 +355,15 @@ impl Interp<'_> {
             Unary { op, arg } => vec![eval_unary(*op, self.get(*arg)?)?],
             Binary { op, args } => vec![eval_binary(*op, self.get(args[0])?, self.get(args[1])?)?],
             Icmp { cc, args } => vec![eval_icmp(*cc, self.get(args[0])?, self.get(args[1])?)?],
+            Convert { op, to, arg } => vec![eval_convert(*op, *to, self.get(*arg)?)?],
+            Fconst { ty, bits } => match ty {
+                Type::F32 if *bits <= u32::MAX as u64 => vec![Val::F32(*bits as u32)],
+                Type::F64 => vec![Val::F64(*bits)],
+                _ => return fault(format!("{inst}: bad fconst")),
+            },
+            FUnary { op, arg } => vec![eval_funary(*op, self.get(*arg)?)?],
+            FBinary { op, args } => vec![eval_fbinary(*op, self.get(args[0])?, self.get(args[1])?)?],
+            Fcmp { cc, args } => vec![eval_fcmp(*cc, self.get(args[0])?, self.get(args[1])?)?],
             Select { args } => {
                 let c = self.get_i32(args[0])?;
                 vec![self.get(if c != 0 { args[1] } else { args[2] })?]
@@ -587,6 +621,7 @@ pub fn eval_unary(op: UnaryOp, x: Val) -> Result<Val, InterpError> {
         (UnaryOp::Eqz, Val::I64(a)) => Val::I32((a == 0) as u32),
         (UnaryOp::Extend8S, Val::I64(a)) => Val::I64(a as u8 as i8 as i64 as u64),
         (UnaryOp::Extend16S, Val::I64(a)) => Val::I64(a as u16 as i16 as i64 as u64),
+        (UnaryOp::Extend32S, Val::I64(a)) => Val::I64(a as u32 as i32 as i64 as u64),
         (op, x) => return fault(format!("{op} of {x}")),
     })
 }
@@ -685,6 +720,146 @@ fn binary64(op: BinaryOp, a: u64, b: u64) -> u64 {
         BinaryOp::Rotl => a.rotate_left((b % 64) as u32),
         BinaryOp::Rotr => a.rotate_right((b % 64) as u32),
     }
+}
+
+/// The NaN every float operation of the IR produces when its result is NaN
+/// and it is not a pure sign operation (abs, neg, copysign): the wasm
+/// canonical NaN, so constant folding is deterministic across hosts and
+/// agrees with Cortex-M VFP in default-NaN mode.
+pub const CANONICAL_NAN32: u32 = 0x7fc0_0000;
+pub const CANONICAL_NAN64: u64 = 0x7ff8_0000_0000_0000;
+
+fn f32_result(x: f32) -> Val {
+    Val::F32(if x.is_nan() { CANONICAL_NAN32 } else { x.to_bits() })
+}
+
+fn f64_result(x: f64) -> Val {
+    Val::F64(if x.is_nan() { CANONICAL_NAN64 } else { x.to_bits() })
+}
+
+/// Evaluates a conversion to type `to` with the IR's (total) semantics.
+pub fn eval_convert(op: ConvertOp, to: Type, x: Val) -> Result<Val, InterpError> {
+    use ConvertOp::*;
+    Ok(match (op, x, to) {
+        (SExtend, Val::I32(a), Type::I64) => Val::I64(a as i32 as i64 as u64),
+        (UExtend, Val::I32(a), Type::I64) => Val::I64(a as u64),
+        (Wrap, Val::I64(a), Type::I32) => Val::I32(a as u32),
+        (FDemote, Val::F64(a), Type::F32) => f32_result(f64::from_bits(a) as f32),
+        (FPromote, Val::F32(a), Type::F64) => f64_result(f32::from_bits(a) as f64),
+        (SIntToFloat, Val::I32(a), Type::F32) => f32_result(a as i32 as f32),
+        (SIntToFloat, Val::I32(a), Type::F64) => f64_result(a as i32 as f64),
+        (SIntToFloat, Val::I64(a), Type::F32) => f32_result(a as i64 as f32),
+        (SIntToFloat, Val::I64(a), Type::F64) => f64_result(a as i64 as f64),
+        (UIntToFloat, Val::I32(a), Type::F32) => f32_result(a as f32),
+        (UIntToFloat, Val::I32(a), Type::F64) => f64_result(a as f64),
+        (UIntToFloat, Val::I64(a), Type::F32) => f32_result(a as f32),
+        (UIntToFloat, Val::I64(a), Type::F64) => f64_result(a as f64),
+        // Rust's float-to-int `as` truncates, saturates and maps NaN to 0:
+        // exactly wasm's trunc_sat.
+        (FloatToSIntSat, Val::F32(a), Type::I32) => Val::I32(f32::from_bits(a) as i32 as u32),
+        (FloatToSIntSat, Val::F32(a), Type::I64) => Val::I64(f32::from_bits(a) as i64 as u64),
+        (FloatToSIntSat, Val::F64(a), Type::I32) => Val::I32(f64::from_bits(a) as i32 as u32),
+        (FloatToSIntSat, Val::F64(a), Type::I64) => Val::I64(f64::from_bits(a) as i64 as u64),
+        (FloatToUIntSat, Val::F32(a), Type::I32) => Val::I32(f32::from_bits(a) as u32),
+        (FloatToUIntSat, Val::F32(a), Type::I64) => Val::I64(f32::from_bits(a) as u64),
+        (FloatToUIntSat, Val::F64(a), Type::I32) => Val::I32(f64::from_bits(a) as u32),
+        (FloatToUIntSat, Val::F64(a), Type::I64) => Val::I64(f64::from_bits(a) as u64),
+        (Bitcast, Val::I32(a), Type::F32) => Val::F32(a),
+        (Bitcast, Val::F32(a), Type::I32) => Val::I32(a),
+        (Bitcast, Val::I64(a), Type::F64) => Val::F64(a),
+        (Bitcast, Val::F64(a), Type::I64) => Val::I64(a),
+        (op, x, to) => return fault(format!("{op} of {x} to {to}")),
+    })
+}
+
+/// Evaluates a one-operand float operation.
+pub fn eval_funary(op: FloatUnaryOp, x: Val) -> Result<Val, InterpError> {
+    use FloatUnaryOp::*;
+    Ok(match x {
+        Val::F32(bits) => {
+            let a = f32::from_bits(bits);
+            match op {
+                Abs => Val::F32(bits & 0x7fff_ffff),
+                Neg => Val::F32(bits ^ 0x8000_0000),
+                Sqrt => f32_result(a.sqrt()),
+                Ceil => f32_result(a.ceil()),
+                Floor => f32_result(a.floor()),
+                Trunc => f32_result(a.trunc()),
+                Nearest => f32_result(a.round_ties_even()),
+            }
+        }
+        Val::F64(bits) => {
+            let a = f64::from_bits(bits);
+            match op {
+                Abs => Val::F64(bits & 0x7fff_ffff_ffff_ffff),
+                Neg => Val::F64(bits ^ 0x8000_0000_0000_0000),
+                Sqrt => f64_result(a.sqrt()),
+                Ceil => f64_result(a.ceil()),
+                Floor => f64_result(a.floor()),
+                Trunc => f64_result(a.trunc()),
+                Nearest => f64_result(a.round_ties_even()),
+            }
+        }
+        other => return fault(format!("{op} of {other}")),
+    })
+}
+
+/// Evaluates a two-operand float operation.
+pub fn eval_fbinary(op: FloatBinaryOp, x: Val, y: Val) -> Result<Val, InterpError> {
+    use FloatBinaryOp::*;
+    Ok(match (x, y) {
+        (Val::F32(a), Val::F32(b)) => {
+            let (fa, fb) = (f32::from_bits(a), f32::from_bits(b));
+            match op {
+                Add => f32_result(fa + fb),
+                Sub => f32_result(fa - fb),
+                Mul => f32_result(fa * fb),
+                Div => f32_result(fa / fb),
+                Min | Max if fa.is_nan() || fb.is_nan() => Val::F32(CANONICAL_NAN32),
+                // Equal operands differ only in the sign of zero: min takes
+                // the set sign bit, max the clear one.
+                Min if fa == fb => Val::F32(a | b),
+                Max if fa == fb => Val::F32(a & b),
+                Min => f32_result(fa.min(fb)),
+                Max => f32_result(fa.max(fb)),
+                Copysign => Val::F32((a & 0x7fff_ffff) | (b & 0x8000_0000)),
+            }
+        }
+        (Val::F64(a), Val::F64(b)) => {
+            let (fa, fb) = (f64::from_bits(a), f64::from_bits(b));
+            match op {
+                Add => f64_result(fa + fb),
+                Sub => f64_result(fa - fb),
+                Mul => f64_result(fa * fb),
+                Div => f64_result(fa / fb),
+                Min | Max if fa.is_nan() || fb.is_nan() => Val::F64(CANONICAL_NAN64),
+                Min if fa == fb => Val::F64(a | b),
+                Max if fa == fb => Val::F64(a & b),
+                Min => f64_result(fa.min(fb)),
+                Max => f64_result(fa.max(fb)),
+                Copysign => Val::F64((a & 0x7fff_ffff_ffff_ffff) | (b & 0x8000_0000_0000_0000)),
+            }
+        }
+        _ => return fault(format!("{op} of {x} and {y}")),
+    })
+}
+
+/// Evaluates a float comparison (result i32 0 or 1).
+pub fn eval_fcmp(cc: FloatCC, x: Val, y: Val) -> Result<Val, InterpError> {
+    let (a, b) = match (x, y) {
+        (Val::F32(a), Val::F32(b)) => (f32::from_bits(a) as f64, f32::from_bits(b) as f64),
+        (Val::F64(a), Val::F64(b)) => (f64::from_bits(a), f64::from_bits(b)),
+        _ => return fault(format!("fcmp {cc} of {x} and {y}")),
+    };
+    let r = match cc {
+        FloatCC::Eq => a == b,
+        FloatCC::Ne => a != b,
+        FloatCC::Lt => a < b,
+        FloatCC::Gt => a > b,
+        FloatCC::Le => a <= b,
+        FloatCC::Ge => a >= b,
+    };
+    Ok(Val::I32(r as u32))
 }
 
 /// Evaluates an integer comparison (result i32 0 or 1).

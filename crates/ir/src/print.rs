@@ -2,6 +2,7 @@
 
 use crate::function::Function;
 use crate::inst::{BlockCall, InstData};
+use crate::types::Type;
 use core::fmt::{self, Write};
 
 impl fmt::Display for Function {
@@ -83,6 +84,12 @@ pub fn write_inst(out: &mut String, func: &Function, data: &InstData) -> fmt::Re
         Binary { op, args } => write!(out, "{op} {}, {}", args[0], args[1]),
         Icmp { cc, args } => write!(out, "icmp {cc} {}, {}", args[0], args[1]),
         Select { args } => write!(out, "select {}, {}, {}", args[0], args[1], args[2]),
+        Convert { op, to, arg } => write!(out, "{op}.{to} {arg}"),
+        Fconst { ty: Type::F32, bits } => write!(out, "fconst.f32 {:#010x}", bits),
+        Fconst { ty, bits } => write!(out, "fconst.{ty} {:#018x}", bits),
+        FUnary { op, arg } => write!(out, "{op} {arg}"),
+        FBinary { op, args } => write!(out, "{op} {}, {}", args[0], args[1]),
+        Fcmp { cc, args } => write!(out, "fcmp {cc} {}, {}", args[0], args[1]),
         MemBase { mem } => write!(out, "mem_base.{mem}"),
         AddrAdd { args } => write!(out, "addr_add {}, {}", args[0], args[1]),
         BoundsCheck { mem, index, end } => write!(out, "bounds_check.{mem} {index}, {end}"),

@@ -22,6 +22,9 @@ impl Type {
     pub fn is_int(self) -> bool {
         matches!(self, Type::I32 | Type::I64)
     }
+    pub fn is_float(self) -> bool {
+        matches!(self, Type::F32 | Type::F64)
+    }
     pub fn mem(self) -> Option<MemIdx> {
         match self {
             Type::Addr(k) => Some(k),

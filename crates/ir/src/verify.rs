@@ -134,6 +134,14 @@ impl Verifier<'_> {
         Ok(t)
     }
 
+    fn expect_float(&self, i: Inst, v: Value) -> Result<Type, VerifierError> {
+        let t = self.ty(v);
+        if !t.is_float() {
+            return self.err(i, format!("operand {v} has type {t}, expected a float"));
+        }
+        Ok(t)
+    }
+
     fn expect_addr(&self, i: Inst, v: Value, mem: MemIdx) -> Result<(), VerifierError> {
         match self.ty(v) {
             Type::Addr(k) if k == mem => Ok(()),
@@ -227,6 +235,36 @@ impl Verifier<'_> {
             }
             Icmp { args, .. } => {
                 let t = self.expect_int(i, args[0])?;
+                self.expect(i, args[1], t)?;
+                self.results(i, &[Type::I32])
+            }
+            Convert { op, to, arg } => {
+                let from = self.ty(*arg);
+                if !op.accepts(from, *to) {
+                    return self.err(i, format!("{op} from {from} to {to}"));
+                }
+                self.results(i, &[*to])
+            }
+            Fconst { ty, bits } => {
+                if !ty.is_float() {
+                    return self.err(i, "fconst of a non-float type");
+                }
+                if *ty == Type::F32 && *bits > u32::MAX as u64 {
+                    return self.err(i, "f32 constant with high bits set");
+                }
+                self.results(i, &[*ty])
+            }
+            FUnary { arg, .. } => {
+                let t = self.expect_float(i, *arg)?;
+                self.results(i, &[t])
+            }
+            FBinary { args, .. } => {
+                let t = self.expect_float(i, args[0])?;
+                self.expect(i, args[1], t)?;
+                self.results(i, &[t])
+            }
+            Fcmp { args, .. } => {
+                let t = self.expect_float(i, args[0])?;
                 self.expect(i, args[1], t)?;
                 self.results(i, &[Type::I32])
             }

@@ -831,6 +831,11 @@ fn inst_kind(func: &Function, i: Inst) -> InstKind {
             offset: *offset,
         },
         InstData::Load { .. } | InstData::Store { .. } => InstKind::Unsupported,
+        InstData::Convert { .. }
+        | InstData::Fconst { .. }
+        | InstData::FUnary { .. }
+        | InstData::FBinary { .. }
+        | InstData::Fcmp { .. } => InstKind::Unsupported,
         InstData::MemSize { mem } => InstKind::MemSize { mem: mem.0 },
         InstData::MemSetSize { mem, arg } => InstKind::MemSetSize {
             mem: mem.0,

@@ -156,6 +156,7 @@ fn unop_ref(op: UnaryOp, x: u32) -> u32 {
         UnaryOp::Eqz => (x == 0) as u32,
         UnaryOp::Extend8S => x as u8 as i8 as i32 as u32,
         UnaryOp::Extend16S => x as u16 as i16 as i32 as u32,
+        UnaryOp::Extend32S => unreachable!("sextend32 is an i64 operation"),
     }
 }
 

@@ -115,6 +115,7 @@ impl<'a> Machine<'a> {
                                 UnaryOp::Eqz => (x == 0) as u64,
                                 UnaryOp::Extend8S => x as u8 as i8 as i64 as u64,
                                 UnaryOp::Extend16S => x as u16 as i16 as i64 as u64,
+                                UnaryOp::Extend32S => x as u32 as i32 as i64 as u64,
                             }
                         } else {
                             let x = x as u32;
@@ -125,6 +126,7 @@ impl<'a> Machine<'a> {
                                 UnaryOp::Eqz => (x == 0) as u32,
                                 UnaryOp::Extend8S => x as u8 as i8 as i32 as u32,
                                 UnaryOp::Extend16S => x as u16 as i16 as i32 as u32,
+                                UnaryOp::Extend32S => return Err(Stop::Fault("sextend32 of an i32".into())),
                             }) as u64
                         };
                         set(&mut vals, r);
@@ -154,6 +156,25 @@ impl<'a> Machine<'a> {
                             IntCC::GeU => a >= b,
                         };
                         set(&mut vals, r as u64);
+                    }
+                    // Conversions and floats: the IR crate's evaluators.
+                    InstData::Convert { .. }
+                    | InstData::Fconst { .. }
+                    | InstData::FUnary { .. }
+                    | InstData::FBinary { .. }
+                    | InstData::Fcmp { .. } => {
+                        use bulkhead_ir::interp::{self as ir_interp, Val};
+                        let val = |v: Value| Val::from_bits(ty(v), g(v)).expect("a non-address operand");
+                        let r = match f.inst(inst) {
+                            InstData::Convert { op, to, arg } => ir_interp::eval_convert(*op, *to, val(*arg)),
+                            InstData::Fconst { ty, bits } => Ok(Val::from_bits(*ty, *bits).expect("a float type")),
+                            InstData::FUnary { op, arg } => ir_interp::eval_funary(*op, val(*arg)),
+                            InstData::FBinary { op, args } => ir_interp::eval_fbinary(*op, val(args[0]), val(args[1])),
+                            InstData::Fcmp { cc, args } => ir_interp::eval_fcmp(*cc, val(args[0]), val(args[1])),
+                            _ => unreachable!(),
+                        };
+                        let r = r.map_err(|e| Stop::Fault(format!("{e:?}")))?;
+                        set(&mut vals, r.bits());
                     }
                     InstData::Select { args } => {
                         let r = if g(args[0]) != 0 { g(args[1]) } else { g(args[2]) };

@@ -1,0 +1,1 @@
+//! Memory layout planner (being written; see /work/brief/layout-api.md).
