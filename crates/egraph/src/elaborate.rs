@@ -152,7 +152,7 @@ impl Elaborator<'_> {
     fn kind(&self, class: Id) -> Result<Kind, String> {
         Ok(match self.best(class)?.op {
             Op::Opaque { value, .. } => Kind::Leaf(value),
-            Op::Iconst { .. } => Kind::Remat,
+            Op::Iconst { .. } | Op::Fconst { .. } => Kind::Remat,
             _ => Kind::Placed,
         })
     }
@@ -387,6 +387,11 @@ impl Elaborator<'_> {
             Op::Binary { op, .. } => InstData::Binary { op: *op, args: [a(0), a(1)] },
             Op::Icmp { cc, .. } => InstData::Icmp { cc: *cc, args: [a(0), a(1)] },
             Op::Select => InstData::Select { args: [a(0), a(1), a(2)] },
+            Op::Fconst { ty, bits } => InstData::Fconst { ty: *ty, bits: *bits },
+            Op::Convert { op, to, .. } => InstData::Convert { op: *op, to: *to, arg: a(0) },
+            Op::FUnary { op, .. } => InstData::FUnary { op: *op, arg: a(0) },
+            Op::FBinary { op, .. } => InstData::FBinary { op: *op, args: [a(0), a(1)] },
+            Op::Fcmp { cc, .. } => InstData::Fcmp { cc: *cc, args: [a(0), a(1)] },
             Op::MemBase { mem } => InstData::MemBase { mem: *mem },
             Op::MemMax { mem } => InstData::MemMax { mem: *mem },
             Op::FuncRef { func } => InstData::FuncRef { func: *func },

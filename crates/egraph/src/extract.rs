@@ -8,7 +8,7 @@
 //! child to parent, so the chosen nodes never form a cycle.
 
 use crate::lang::{EGraph, ENode, Op};
-use bulkhead_ir::{BinaryOp, Type, UnaryOp};
+use bulkhead_ir::{BinaryOp, ConvertOp, FloatBinaryOp, FloatUnaryOp, Type, UnaryOp};
 use egg::{Id, Language};
 
 /// (saturating cost, depth), compared lexicographically.
@@ -68,21 +68,49 @@ fn node_cost(egraph: &EGraph, best: &[Option<(Cost, ENode)>], node: &ENode) -> O
     Some((cost, depth))
 }
 
+/// A call into the soft-float library (argument moves, BL, the routine's
+/// own work): what any float arithmetic costs when the target has no FPU,
+/// and the price of an f64 operation on a single-precision FPU. Far above
+/// any integer operation, so extraction never trades integer work for
+/// float work.
+const SOFT_FLOAT_CALL: u64 = 30;
+
 /// Approximate Thumb-2 instruction count of computing the node once its
-/// operands are in registers (i64 works on register pairs; i64 division is
-/// a library call).
+/// operands are in registers (i64 and f64 work on register pairs; i64
+/// division and float arithmetic are library calls on a soft-float target,
+/// the conservative assumption: the mid-end does not know the FPU).
 fn op_cost(egraph: &EGraph, node: &ENode) -> u64 {
-    let wide = |ty: Type| ty == Type::I64;
+    let wide = |ty: Type| ty.bytes() == 8;
+    // A constant's bits, one MOVW (+ MOVT) per 32-bit word.
+    let const_cost = |ty: Type, bits: u64| {
+        let half = |x: u64| if x < 0x1_0000 { 1 } else { 2 };
+        if wide(ty) {
+            half(bits & 0xffff_ffff) + half(bits >> 32)
+        } else {
+            half(bits)
+        }
+    };
+    let pair = |ty: Type, c: u64| if wide(ty) { 2 * c } else { c };
     match &node.op {
         Op::Opaque { .. } => 0,
-        Op::Iconst { ty, imm } => {
-            let half = |x: u64| if x < 0x1_0000 { 1 } else { 2 };
-            if wide(*ty) {
-                half(imm & 0xffff_ffff) + half(imm >> 32)
-            } else {
-                half(*imm)
-            }
-        }
+        Op::Iconst { ty, imm } => const_cost(*ty, *imm),
+        Op::Fconst { ty, bits } => const_cost(*ty, *bits),
+        // Sign-bit operations are integer bit operations on the (high) word.
+        Op::FUnary { op: FloatUnaryOp::Abs | FloatUnaryOp::Neg, .. } => 1,
+        Op::FUnary { op: FloatUnaryOp::Sqrt, ty } => pair(*ty, 2 * SOFT_FLOAT_CALL),
+        Op::FUnary { ty, .. } => pair(*ty, SOFT_FLOAT_CALL),
+        Op::FBinary { op: FloatBinaryOp::Copysign, .. } => 3,
+        Op::FBinary { op: FloatBinaryOp::Div, ty } => pair(*ty, 2 * SOFT_FLOAT_CALL),
+        Op::FBinary { ty, .. } => pair(*ty, SOFT_FLOAT_CALL),
+        Op::Fcmp { ty, .. } => pair(*ty, SOFT_FLOAT_CALL),
+        Op::Convert { op, from, to } => match op {
+            // Register moves (bitcast on a soft-float target, wrap takes the
+            // low word) or one instruction per word.
+            ConvertOp::Bitcast | ConvertOp::Wrap => 1,
+            ConvertOp::SExtend | ConvertOp::UExtend => 2,
+            _ if wide(*from) || wide(*to) => 2 * SOFT_FLOAT_CALL,
+            _ => SOFT_FLOAT_CALL,
+        },
         Op::MemBase { .. } | Op::AddrAdd { .. } => 1,
         // MOVW/MOVT of the word's address, then a load.
         Op::MemMax { .. } | Op::FuncRefTypeId => 3,

@@ -3,7 +3,9 @@
 //! plus opaque leaves for values the e-graph may not look into.
 
 use crate::fold;
-use bulkhead_ir::{BinaryOp, FuncIdx, IntCC, MemIdx, SigIdx, Type, UnaryOp, Value};
+use bulkhead_ir::{
+    BinaryOp, ConvertOp, FloatBinaryOp, FloatCC, FloatUnaryOp, FuncIdx, IntCC, MemIdx, SigIdx, Type, UnaryOp, Value,
+};
 use core::cmp::Ordering;
 use egg::{Analysis, DidMerge, Id, Language};
 
@@ -31,6 +33,31 @@ pub enum Op {
     },
     /// Children: condition, value if nonzero, value if zero.
     Select,
+    /// Float constant; `bits` holds the IEEE bits (the low 32 for f32).
+    Fconst {
+        ty: Type,
+        bits: u64,
+    },
+    /// A conversion from `from` to `to`.
+    Convert {
+        op: ConvertOp,
+        from: Type,
+        to: Type,
+    },
+    /// `ty` is the operand (and result) type.
+    FUnary {
+        op: FloatUnaryOp,
+        ty: Type,
+    },
+    FBinary {
+        op: FloatBinaryOp,
+        ty: Type,
+    },
+    /// `ty` is the operand type; the result is i32.
+    Fcmp {
+        cc: FloatCC,
+        ty: Type,
+    },
     MemBase {
         mem: MemIdx,
     },
@@ -76,19 +103,25 @@ impl Op {
             Op::FuncRef { func } => (9, func.0 as u64, 0),
             Op::FuncRefTypeId => (10, 0, 0),
             Op::TypeId { sig } => (11, sig.0 as u64, 0),
+            Op::Fconst { ty, bits } => (12, type_key(*ty), *bits),
+            Op::Convert { op, from, to } => (13, type_key(*from) << 32 | type_key(*to), *op as u64),
+            Op::FUnary { op, ty } => (14, type_key(*ty), *op as u64),
+            Op::FBinary { op, ty } => (15, type_key(*ty), *op as u64),
+            Op::Fcmp { cc, ty } => (16, type_key(*ty), *cc as u64),
         }
     }
 
     pub fn arity(&self) -> usize {
         match self {
             Op::Iconst { .. }
+            | Op::Fconst { .. }
             | Op::MemBase { .. }
             | Op::MemMax { .. }
             | Op::FuncRef { .. }
             | Op::TypeId { .. }
             | Op::Opaque { .. } => 0,
-            Op::Unary { .. } | Op::FuncRefTypeId => 1,
-            Op::Binary { .. } | Op::Icmp { .. } | Op::AddrAdd { .. } => 2,
+            Op::Unary { .. } | Op::FuncRefTypeId | Op::Convert { .. } | Op::FUnary { .. } => 1,
+            Op::Binary { .. } | Op::Icmp { .. } | Op::AddrAdd { .. } | Op::FBinary { .. } | Op::Fcmp { .. } => 2,
             Op::Select => 3,
         }
     }
@@ -166,7 +199,8 @@ impl Language for ENode {
 }
 
 /// Per e-class facts: the IR type of its values and, when known, its
-/// constant value.
+/// constant value as bits (integers and floats alike; `ty` says which, and
+/// 32-bit values have the high bits zero).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClassData {
     pub ty: Type,
@@ -188,9 +222,12 @@ impl Analysis<ENode> for Facts {
     fn make(egraph: &mut EGraph, enode: &ENode, _id: Id) -> ClassData {
         let child = |i: usize| &egraph[enode.children()[i]].data;
         let ty = match &enode.op {
-            Op::Iconst { ty, .. } | Op::Opaque { ty, .. } => *ty,
+            Op::Iconst { ty, .. } | Op::Opaque { ty, .. } | Op::Fconst { ty, .. } => *ty,
+            Op::Convert { to, .. } => *to,
+            Op::FUnary { ty, .. } | Op::FBinary { ty, .. } => *ty,
             Op::Unary { op: UnaryOp::Eqz, .. }
             | Op::Icmp { .. }
+            | Op::Fcmp { .. }
             | Op::MemMax { .. }
             | Op::FuncRef { .. }
             | Op::FuncRefTypeId
@@ -199,23 +236,29 @@ impl Analysis<ENode> for Facts {
             Op::Select => child(1).ty,
             Op::MemBase { mem } | Op::AddrAdd { mem } => Type::Addr(*mem),
         };
+        let two = |f: &dyn Fn(u64, u64) -> Option<u64>| match (child(0).konst, child(1).konst) {
+            (Some(a), Some(b)) => f(a, b),
+            _ => None,
+        };
         let konst = match &enode.op {
             Op::Iconst { imm, .. } => Some(*imm),
+            Op::Fconst { bits, .. } => Some(*bits),
             _ if !egraph.analysis.fold => None,
-            Op::Unary { op, ty } => child(0).konst.map(|a| fold::unary(*op, *ty, a)),
-            Op::Binary { op, ty } => match (child(0).konst, child(1).konst) {
-                (Some(a), Some(b)) => Some(fold::binary(*op, *ty, a, b)),
-                _ => None,
-            },
-            Op::Icmp { cc, ty } => match (child(0).konst, child(1).konst) {
-                (Some(a), Some(b)) => Some(fold::icmp(*cc, *ty, a, b) as u64),
-                _ => None,
-            },
-            // Only integer selects fold: a constant must become an iconst.
-            Op::Select if ty.is_int() => match (child(0).konst, child(1).konst, child(2).konst) {
-                (Some(c), Some(a), Some(b)) => Some(if c != 0 { a } else { b }),
-                _ => None,
-            },
+            Op::Unary { op, ty } => child(0).konst.and_then(|a| fold::unary(*op, *ty, a)),
+            Op::Binary { op, ty } => two(&|a, b| fold::binary(*op, *ty, a, b)),
+            Op::Icmp { cc, ty } => two(&|a, b| fold::icmp(*cc, *ty, a, b)),
+            Op::Convert { op, from, to } => child(0).konst.and_then(|a| fold::convert(*op, *from, *to, a)),
+            Op::FUnary { op, ty } => child(0).konst.and_then(|a| fold::funary(*op, *ty, a)),
+            Op::FBinary { op, ty } => two(&|a, b| fold::fbinary(*op, *ty, a, b)),
+            Op::Fcmp { cc, ty } => two(&|a, b| fold::fcmp(*cc, *ty, a, b)),
+            // A constant select of integers becomes an iconst, of floats an
+            // fconst (bits unchanged: select does not touch NaN payloads).
+            Op::Select if ty.is_int() || ty.is_float() => {
+                match (child(0).konst, child(1).konst, child(2).konst) {
+                    (Some(c), Some(a), Some(b)) => Some(if c != 0 { a } else { b }),
+                    _ => None,
+                }
+            }
             Op::Select
             | Op::MemBase { .. }
             | Op::MemMax { .. }

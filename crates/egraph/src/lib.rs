@@ -3,7 +3,8 @@
 //! order (the Cranelift "aegraph" shape).
 //!
 //! 1. Build: pure instructions (`iconst`, unary/binary ops, `icmp`,
-//!    `select`, `mem_base`, `addr_add`) become e-nodes; identical ones are
+//!    `select`, `mem_base`, `addr_add`, conversions, float constants and
+//!    operations and comparisons) become e-nodes; identical ones are
 //!    merged on insertion (CSE). Block parameters and results of effectful
 //!    instructions are opaque leaves.
 //! 2. Rewrite: named, directed rules (`rules.rs`) run under node and
@@ -35,7 +36,7 @@ use std::time::Duration;
 pub struct EgraphOptions {
     /// Off: the function is returned unchanged.
     pub enabled: bool,
-    /// Constant folding of integer operations.
+    /// Constant folding of integer and float operations and conversions.
     pub const_fold: bool,
     /// Merging of identical pure instructions.
     pub cse: bool,
@@ -269,6 +270,17 @@ fn build(func: &Function, dom: &DomTree, opts: &EgraphOptions) -> Result<Built, 
                     ENode::new(Op::Icmp { cc: *cc, ty: ty_of(args[0]) }, &[c(args[0])?, c(args[1])?], salt)
                 }
                 InstData::Select { args } => ENode::new(Op::Select, &[c(args[0])?, c(args[1])?, c(args[2])?], salt),
+                InstData::Fconst { ty, bits } => ENode::leaf(Op::Fconst { ty: *ty, bits: *bits }, salt),
+                InstData::Convert { op, to, arg } => {
+                    ENode::new(Op::Convert { op: *op, from: ty_of(*arg), to: *to }, &[c(*arg)?], salt)
+                }
+                InstData::FUnary { op, arg } => ENode::new(Op::FUnary { op: *op, ty: ty_of(*arg) }, &[c(*arg)?], salt),
+                InstData::FBinary { op, args } => {
+                    ENode::new(Op::FBinary { op: *op, ty: ty_of(args[0]) }, &[c(args[0])?, c(args[1])?], salt)
+                }
+                InstData::Fcmp { cc, args } => {
+                    ENode::new(Op::Fcmp { cc: *cc, ty: ty_of(args[0]) }, &[c(args[0])?, c(args[1])?], salt)
+                }
                 InstData::MemBase { mem } => ENode::leaf(Op::MemBase { mem: *mem }, salt),
                 InstData::MemMax { mem } => ENode::leaf(Op::MemMax { mem: *mem }, salt),
                 InstData::FuncRef { func } => ENode::leaf(Op::FuncRef { func: *func }, salt),

@@ -122,6 +122,9 @@ impl Applier<ENode, Facts> for Rule {
 fn build(egraph: &mut EGraph, term: &Term, salt: u32) -> Id {
     match term {
         Term::Class(id) => *id,
+        Term::Const(ty, bits) if ty.is_float() => {
+            egraph.add(ENode::leaf(Op::Fconst { ty: *ty, bits: bits & mask(*ty) }, salt))
+        }
         Term::Const(ty, imm) => egraph.add(ENode::leaf(Op::Iconst { ty: *ty, imm: imm & mask(*ty) }, salt)),
         Term::Node(op, kids) => {
             let kids: Vec<Id> = kids.iter().map(|k| build(egraph, k, salt)).collect();
@@ -171,13 +174,16 @@ fn with_const(
     }
 }
 
+/// A class whose value is a known integer or float constant gets an iconst
+/// or fconst (with exactly the evaluators' bits).
 fn const_fold(eg: &EGraph, class: Id, n: &ENode) -> Option<Term> {
-    if matches!(n.op, Op::Iconst { .. }) {
+    let is_const = |m: &ENode| matches!(m.op, Op::Iconst { .. } | Op::Fconst { .. });
+    if is_const(n) {
         return None;
     }
     let data = &eg[class].data;
     let k = data.konst?;
-    if !data.ty.is_int() || eg[class].nodes.iter().any(|m| matches!(m.op, Op::Iconst { .. })) {
+    if !(data.ty.is_int() || data.ty.is_float()) || eg[class].nodes.iter().any(is_const) {
         return None;
     }
     Some(Term::Const(data.ty, k))

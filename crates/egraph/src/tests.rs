@@ -428,3 +428,91 @@ fn large_functions() {
     assert!(stats.insts_after < stats.insts_before);
     assert_eq!(g.layout.len(), f.layout.len());
 }
+
+#[test]
+fn float_arithmetic_and_conversions_fold_to_exact_bits() {
+    use bulkhead_ir::{ConvertOp, FloatBinaryOp, FloatCC, FloatUnaryOp};
+    // Expected bits from the spec suite (f32.wast, f64.wast,
+    // conversions.wast), written out.
+    let f = func(&[], &[Type::F32, Type::F64, Type::F32, Type::I32, Type::I64, Type::F64, Type::I32], |b, _, _| {
+        let one = b.fconst(Type::F32, 0x3f80_0000);
+        let half = b.fconst(Type::F32, 0x3f00_0000);
+        let sum = b.fbinary(FloatBinaryOp::Add, one, half); // 1.5
+        let neg_zero = b.fconst(Type::F64, 0x8000_0000_0000_0000);
+        let zero = b.fconst(Type::F64, 0);
+        let min = b.fbinary(FloatBinaryOp::Min, zero, neg_zero); // -0
+        let payload_nan = b.fconst(Type::F32, 0x7fa0_0001);
+        let nan_sum = b.fbinary(FloatBinaryOp::Mul, payload_nan, one); // canonical NaN
+        let ne = b.fcmp(FloatCC::Ne, nan_sum, nan_sum); // 1
+        let big = b.fconst(Type::F64, 0x43e0_0000_0000_0000); // 2^63
+        let sat = b.convert(ConvertOp::FloatToSIntSat, Type::I64, big); // i64::MAX
+        let two_and_half = b.fconst(Type::F64, 0x4004_0000_0000_0000);
+        let nearest = b.funary(FloatUnaryOp::Nearest, two_and_half); // 2.0
+        let bits = b.convert(ConvertOp::Bitcast, Type::I32, payload_nan); // payload kept
+        b.ret(&[sum, min, nan_sum, ne, sat, nearest, bits]);
+    });
+    let (g, stats) = opt(&f);
+    let text = g.to_string();
+    for expected in [
+        "fconst.f32 0x3fc00000",
+        "fconst.f64 0x8000000000000000",
+        "fconst.f32 0x7fc00000",
+        "iconst.i32 1\n",
+        "iconst.i64 9223372036854775807",
+        "fconst.f64 0x4000000000000000",
+        "iconst.i32 2141192193",
+    ] {
+        assert!(text.contains(expected), "missing {expected}:\n{text}");
+    }
+    for op in ["fadd", "fmin", "fmul", "fcmp", "float_to_sint_sat", "nearest", "bitcast"] {
+        assert_eq!(count(&text, op), 0, "{op} left:\n{text}");
+    }
+    assert!(stats.rewrites["const-fold"] >= 7, "{stats}");
+}
+
+#[test]
+fn float_folding_can_be_switched_off_and_identical_float_ops_merge() {
+    use bulkhead_ir::{FloatBinaryOp, FloatUnaryOp};
+    let f = func(&[Type::F64], &[Type::F64, Type::F64, Type::F32], |b, _, args| {
+        let x = args[0];
+        let s1 = b.funary(FloatUnaryOp::Sqrt, x);
+        let s2 = b.funary(FloatUnaryOp::Sqrt, x);
+        let sum = b.fbinary(FloatBinaryOp::Add, s1, s2);
+        let c = b.fconst(Type::F32, 0x4000_0000);
+        let d = b.fbinary(FloatBinaryOp::Div, c, c);
+        b.ret(&[sum, s1, d]);
+    });
+    let (g, _) = opt(&f);
+    let text = g.to_string();
+    assert_eq!(count(&text, "sqrt"), 1, "{text}");
+    assert_eq!(count(&text, "fdiv"), 0, "{text}");
+    assert!(text.contains("fconst.f32 0x3f800000"), "{text}");
+    let (g, _) = opt_with(&f, &EgraphOptions { const_fold: false, ..EgraphOptions::default() });
+    assert_eq!(count(&g.to_string(), "fdiv"), 1, "{g}");
+}
+
+#[test]
+fn i64_division_stays_guarded_and_trapping_checks_are_kept() {
+    // The frontend's i64 division: trapnz (eqz y); sdiv x, y. The division
+    // must stay in the skeleton after its guard; a constant NaN truncation
+    // keeps its trap (trapping is not folded away).
+    use bulkhead_ir::{FloatCC, TrapCode};
+    let f = func(&[Type::I64, Type::I64], &[Type::I64, Type::I32], |b, _, args| {
+        let is_zero = b.unary(UnaryOp::Eqz, args[1]);
+        b.trapnz(is_zero, TrapCode::IntegerDivideByZero);
+        let q = b.binary(BinaryOp::DivS, args[0], args[1]);
+        let nan = b.fconst(Type::F32, 0x7fc0_0000);
+        let ordered = b.fcmp(FloatCC::Eq, nan, nan);
+        b.trapz(ordered, TrapCode::InvalidConversion);
+        let z = b.iconst(Type::I32, 0);
+        b.ret(&[q, z]);
+    });
+    let (g, _) = opt(&f);
+    let lines = lines_of(&g);
+    let trap = lines.iter().position(|l| l.starts_with("trapnz")).expect("division guard kept");
+    let div = lines.iter().position(|l| l.contains("sdiv")).expect("division kept");
+    assert!(trap < div, "{g}");
+    // fcmp eq NaN, NaN folds to 0: the trap is now unconditional-by-value
+    // but still there.
+    assert!(g.to_string().contains("trapz"), "{g}");
+}

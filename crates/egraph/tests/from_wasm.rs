@@ -16,9 +16,12 @@ use wasm_smith::{Config, InstructionKind, InstructionKinds};
 const FUEL: u64 = 20_000;
 const MAX_CALLS: u32 = 2_000;
 
+/// All numeric operators, floats and conversions included; wasm-smith's
+/// NaN canonicalization is off: both sides run under the IR's own
+/// (deterministic) semantics, so any NaN must come out with the same bits.
 fn config() -> Config {
     Config {
-        allow_floats: false,
+        allow_floats: true,
         simd_enabled: false,
         relaxed_simd_enabled: false,
         gc_enabled: false,
@@ -28,7 +31,7 @@ fn config() -> Config {
         memory64_enabled: false,
         tail_call_enabled: false,
         wide_arithmetic_enabled: false,
-        saturating_float_to_int_enabled: false,
+        saturating_float_to_int_enabled: true,
         compact_imports_enabled: false,
         custom_page_sizes_enabled: true,
         max_memories: 3,
@@ -43,10 +46,10 @@ fn config() -> Config {
         max_data_segments: 4,
         max_element_segments: 0,
         allowed_instructions: InstructionKinds::new(&[
-            InstructionKind::NumericInt,
+            InstructionKind::Numeric,
             InstructionKind::Parametric,
             InstructionKind::Variable,
-            InstructionKind::MemoryInt,
+            InstructionKind::Memory,
             InstructionKind::Control,
         ]),
         ..Config::default()
@@ -132,13 +135,13 @@ fn optimize_all(tr: &Translation, totals: &mut (usize, usize, usize)) -> Vec<Fun
         .collect()
 }
 
-/// Compares one call before and after optimization; false when the
-/// original did not finish (fuel, call depth, imports), so nothing was
-/// compared.
-fn compare(tr: &Translation, optimized: &[Function], func: u32, args: &[Val]) -> bool {
+/// Compares one call before and after optimization and returns the
+/// optimized run's result; `None` when the original did not finish (fuel,
+/// call depth, imports), so nothing was compared.
+fn compare(tr: &Translation, optimized: &[Function], func: u32, args: &[Val]) -> Option<Result<Vec<Val>, InterpError>> {
     let (want, want_state) = run(tr, &tr.functions, func, args);
     if matches!(want, Err(InterpError::OutOfFuel | InterpError::Fault(_))) {
-        return false;
+        return None;
     }
     let (got, got_state) = run(tr, optimized, func, args);
     let k = (func - tr.env.num_imported_funcs) as usize;
@@ -150,8 +153,52 @@ fn compare(tr: &Translation, optimized: &[Function], func: u32, args: &[Val]) ->
         tr.functions[k],
         optimized[k]
     );
-    true
+    Some(got)
 }
+
+/// Does `got` match a script's expected result? NaN patterns as the spec
+/// defines them (canonical: only the quiet bit in the payload, either sign;
+/// arithmetic: the quiet bit set).
+fn spec_matches(expected: &wast::WastRet<'_>, got: Val) -> bool {
+    use wast::core::{NanPattern, WastRetCore};
+    match (expected, got) {
+        (wast::WastRet::Core(WastRetCore::I32(x)), Val::I32(y)) => *x as u32 == y,
+        (wast::WastRet::Core(WastRetCore::I64(x)), Val::I64(y)) => *x as u64 == y,
+        (wast::WastRet::Core(WastRetCore::F32(p)), Val::F32(y)) => match p {
+            NanPattern::Value(x) => x.bits == y,
+            NanPattern::CanonicalNan => y & 0x7fff_ffff == 0x7fc0_0000,
+            NanPattern::ArithmeticNan => y & 0x7fc0_0000 == 0x7fc0_0000,
+        },
+        (wast::WastRet::Core(WastRetCore::F64(p)), Val::F64(y)) => match p {
+            NanPattern::Value(x) => x.bits == y,
+            NanPattern::CanonicalNan => y & 0x7fff_ffff_ffff_ffff == 0x7ff8_0000_0000_0000,
+            NanPattern::ArithmeticNan => y & 0x7ff8_0000_0000_0000 == 0x7ff8_0000_0000_0000,
+        },
+        _ => false,
+    }
+}
+
+/// Scripts whose expected values the optimized code is checked against:
+/// integer and float arithmetic and conversions, in functions that depend
+/// on their arguments only (every call here starts from a freshly
+/// instantiated state, so scripts that set up memory in one call and read
+/// it in the next are compared before/after optimization only).
+const NUMERIC_SCRIPTS: &[&str] = &[
+    "core/i32.wast",
+    "core/i64.wast",
+    "core/f32.wast",
+    "core/f64.wast",
+    "core/f32_bitwise.wast",
+    "core/f64_bitwise.wast",
+    "core/f32_cmp.wast",
+    "core/f64_cmp.wast",
+    "core/conversions.wast",
+    "core/float_misc.wast",
+    "core/float_literals.wast",
+    "core/int_exprs.wast",
+    "core/int_literals.wast",
+    "core/const.wast",
+];
 
 #[test]
 fn spec_suite_functions_behave_like_the_originals() {
@@ -179,6 +226,7 @@ fn check_spec_suite() {
     files.sort();
     assert!(!files.is_empty(), "spec test suite not found under {} (set BULKHEAD_SPEC_DIR)", root.display());
     let (mut modules, mut compared, mut totals) = (0, 0, (0, 0, 0));
+    let mut checked_against_spec = 0usize;
     for path in &files {
         let text = std::fs::read_to_string(path).unwrap();
         let Ok(buf) = wast::parser::ParseBuffer::new(&text) else { continue };
@@ -186,7 +234,7 @@ fn check_spec_suite() {
         let mut current: Option<(Translation, Vec<Function>)> = None;
         for directive in script.directives {
             use wast::{WastDirective as D, WastExecute as E};
-            let invoke = match directive {
+            let (invoke, expected) = match directive {
                 D::Module(mut quoted) => {
                     current = quoted
                         .encode()
@@ -199,9 +247,9 @@ fn check_spec_suite() {
                         });
                     continue;
                 }
-                D::Invoke(invoke) => invoke,
-                D::AssertReturn { exec: E::Invoke(invoke), .. } => invoke,
-                D::AssertTrap { exec: E::Invoke(invoke), .. } => invoke,
+                D::Invoke(invoke) => (invoke, None),
+                D::AssertReturn { exec: E::Invoke(invoke), results, .. } => (invoke, Some(results)),
+                D::AssertTrap { exec: E::Invoke(invoke), .. } => (invoke, None),
                 _ => continue,
             };
             let Some((tr, optimized)) = &current else { continue };
@@ -214,6 +262,8 @@ fn check_spec_suite() {
                 .map(|a| match a {
                     wast::WastArg::Core(wast::core::WastArgCore::I32(x)) => Some(Val::I32(*x as u32)),
                     wast::WastArg::Core(wast::core::WastArgCore::I64(x)) => Some(Val::I64(*x as u64)),
+                    wast::WastArg::Core(wast::core::WastArgCore::F32(x)) => Some(Val::F32(x.bits)),
+                    wast::WastArg::Core(wast::core::WastArgCore::F64(x)) => Some(Val::F64(x.bits)),
                     _ => None,
                 })
                 .collect();
@@ -224,9 +274,25 @@ fn check_spec_suite() {
             if tr.env.funcs[func].import.is_some() {
                 continue;
             }
-            compared += compare(tr, optimized, func as u32, &args) as usize;
+            let Some(got) = compare(tr, optimized, func as u32, &args) else { continue };
+            compared += 1;
+            // The optimized code against the script's own values, where
+            // nothing depends on a host (imports would be zero here).
+            // Only in the numeric scripts: elsewhere results can depend on
+            // translation options (memory reservations) rather than code.
+            let standalone = NUMERIC_SCRIPTS.iter().any(|n| path.ends_with(n))
+                && tr.env.num_imported_funcs == 0
+                && tr.env.globals.iter().all(|g| g.import.is_none());
+            if let (Some(expected), true) = (expected, standalone) {
+                let ok = matches!(&got, Ok(vals) if vals.len() == expected.len()
+                    && expected.iter().zip(vals).all(|(e, v)| spec_matches(e, *v)));
+                assert!(ok, "{}: {}({args:?}) = {got:?} after optimization, the script expects {expected:?}", path.display(), invoke.name);
+                checked_against_spec += 1;
+            }
         }
     }
+    eprintln!("{checked_against_spec} optimized results checked against the scripts' expected values");
+    assert!(checked_against_spec > 10_000, "only {checked_against_spec} results checked against the scripts");
     eprintln!(
         "spec suite: {} files, {modules} modules, {compared} calls compared; {} functions shrunk, \
          instructions {} -> {}",
@@ -277,20 +343,38 @@ fn check_random_modules() {
                     .iter()
                     .enumerate()
                     .map(|(i, &ty)| {
+                        let r = rng.next();
                         let v = match (seed + i as u64) % 4 {
                             0 => 0,
                             1 => 1,
                             2 => u64::MAX,
-                            _ => rng.next() % 70_000,
+                            _ => r % 70_000,
                         };
-                        if ty == Type::I64 {
-                            Val::I64(v)
-                        } else {
-                            Val::I32(v as u32)
+                        // Floats: ±0, ±1, NaNs (with a payload, negative),
+                        // infinities, halves, random bits.
+                        const F32S: [u32; 8] =
+                            [0, 0x8000_0000, 0x3f80_0000, 0xbfc0_0000, 0x7fa0_0001, 0xff80_0000, 0x4f00_0000, 0xffc0_0000];
+                        const F64S: [u64; 8] = [
+                            0,
+                            0x8000_0000_0000_0000,
+                            0x3ff0_0000_0000_0000,
+                            0xbff8_0000_0000_0000,
+                            0x7ff4_0000_0000_0001,
+                            0xfff0_0000_0000_0000,
+                            0x43e0_0000_0000_0000,
+                            0xfff8_0000_0000_0000,
+                        ];
+                        match ty {
+                            Type::I64 => Val::I64(v),
+                            Type::F32 if r.is_multiple_of(4) => Val::F32((r >> 32) as u32),
+                            Type::F32 => Val::F32(F32S[(r % 8) as usize]),
+                            Type::F64 if r.is_multiple_of(4) => Val::F64(r),
+                            Type::F64 => Val::F64(F64S[(r % 8) as usize]),
+                            _ => Val::I32(v as u32),
                         }
                     })
                     .collect();
-                compared += compare(&tr, &optimized, index, &args) as usize;
+                compared += compare(&tr, &optimized, index, &args).is_some() as usize;
             }
         }
     }

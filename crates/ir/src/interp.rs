@@ -937,6 +937,125 @@ mod tests {
         assert_eq!(c(IntCC::GeU, 0, 0), Val::I32(1));
     }
 
+    // Float and conversion values below are the spec suite's (f32.wast,
+    // f64.wast, conversions.wast, float_misc.wast), written out as bits.
+    const NAN32: u32 = 0x7fc0_0000;
+    const NAN64: u64 = 0x7ff8_0000_0000_0000;
+
+    fn f32v(x: f32) -> Val {
+        Val::F32(x.to_bits())
+    }
+    fn f64v(x: f64) -> Val {
+        Val::F64(x.to_bits())
+    }
+
+    #[test]
+    fn min_and_max_order_signed_zeros_and_propagate_nan() {
+        let b = |op, x, y| eval_fbinary(op, x, y).unwrap();
+        use FloatBinaryOp::{Max, Min};
+        // f32.wast: min(-0, +0) = -0 either way round; max gives +0.
+        assert_eq!(b(Min, f32v(-0.0), f32v(0.0)), Val::F32(0x8000_0000));
+        assert_eq!(b(Min, f32v(0.0), f32v(-0.0)), Val::F32(0x8000_0000));
+        assert_eq!(b(Max, f32v(-0.0), f32v(0.0)), Val::F32(0));
+        assert_eq!(b(Max, f32v(0.0), f32v(-0.0)), Val::F32(0));
+        assert_eq!(b(Min, f64v(-0.0), f64v(0.0)), Val::F64(0x8000_0000_0000_0000));
+        assert_eq!(b(Max, f64v(0.0), f64v(-0.0)), Val::F64(0));
+        // A NaN operand (any payload, either side) gives the canonical NaN,
+        // even against infinity (Rust's f32::min would return the other).
+        assert_eq!(b(Min, Val::F32(0x7fa0_0000), f32v(f32::NEG_INFINITY)), Val::F32(NAN32));
+        assert_eq!(b(Max, f32v(1.0), Val::F32(0xffc0_0000)), Val::F32(NAN32));
+        assert_eq!(b(Max, Val::F64(0x7ff4_0000_0000_0000), f64v(0.0)), Val::F64(NAN64));
+        assert_eq!(b(Min, f64v(-1.0), f64v(1.0)), f64v(-1.0));
+    }
+
+    #[test]
+    fn rounding_operations_break_ties_to_even_and_keep_signs() {
+        let u = |op, x| eval_funary(op, x).unwrap();
+        use FloatUnaryOp::*;
+        // f32.wast / float_misc.wast: nearest rounds half to even.
+        assert_eq!(u(Nearest, f32v(0.5)), f32v(0.0));
+        assert_eq!(u(Nearest, f32v(-0.5)), Val::F32(0x8000_0000));
+        assert_eq!(u(Nearest, f32v(1.5)), f32v(2.0));
+        assert_eq!(u(Nearest, f32v(2.5)), f32v(2.0));
+        assert_eq!(u(Nearest, f32v(-3.5)), f32v(-4.0));
+        assert_eq!(u(Nearest, f64v(4.5)), f64v(4.0));
+        // float_misc.wast: nearest(0x1.fffffep+22) = 0x1p+23 (not 2^23 - 1).
+        assert_eq!(u(Nearest, Val::F32(0x4aff_ffff)), Val::F32(0x4b00_0000));
+        assert_eq!(u(Nearest, f64v(4503599627370497.0)), f64v(4503599627370497.0));
+        // ceil(-0.5) = -0, floor(0.5) = +0, trunc(-1.5) = -1.
+        assert_eq!(u(Ceil, f32v(-0.5)), Val::F32(0x8000_0000));
+        assert_eq!(u(Floor, f64v(-0.5)), f64v(-1.0));
+        assert_eq!(u(Trunc, f32v(-1.5)), f32v(-1.0));
+        assert_eq!(u(Sqrt, f64v(-0.0)), Val::F64(0x8000_0000_0000_0000));
+        assert_eq!(u(Sqrt, f32v(-1.0)), Val::F32(NAN32));
+        // abs/neg touch only the sign bit, NaN payloads included.
+        assert_eq!(u(Neg, Val::F32(0x7fa0_0001)), Val::F32(0xffa0_0001));
+        assert_eq!(u(Abs, Val::F64(0xfff4_0000_0000_0001)), Val::F64(0x7ff4_0000_0000_0001));
+        // Any other operation of a NaN gives the canonical one.
+        assert_eq!(u(Ceil, Val::F32(0xffa0_0001)), Val::F32(NAN32));
+        assert_eq!(u(Floor, Val::F64(0x7ff0_0000_0000_0001)), Val::F64(NAN64));
+    }
+
+    #[test]
+    fn nan_results_are_canonical_and_copysign_keeps_payloads() {
+        let b = |op, x, y| eval_fbinary(op, x, y).unwrap();
+        use FloatBinaryOp::*;
+        assert_eq!(b(Add, f32v(f32::INFINITY), f32v(f32::NEG_INFINITY)), Val::F32(NAN32));
+        assert_eq!(b(Div, f64v(0.0), f64v(0.0)), Val::F64(NAN64));
+        assert_eq!(b(Sub, Val::F32(0x7f80_0001), f32v(1.0)), Val::F32(NAN32));
+        assert_eq!(b(Mul, Val::F64(0xfff8_0000_0000_0001), f64v(2.0)), Val::F64(NAN64));
+        assert_eq!(b(Copysign, Val::F32(0x7fa0_0001), f32v(-1.0)), Val::F32(0xffa0_0001));
+        assert_eq!(b(Copysign, f64v(1.0), Val::F64(0xfff8_0000_0000_0000)), f64v(-1.0));
+        // f32.wast: 0x1p-149 + 0x1p-149 (subnormals are not flushed).
+        assert_eq!(b(Add, Val::F32(1), Val::F32(1)), Val::F32(2));
+        let c = |cc, x, y| eval_fcmp(cc, x, y).unwrap();
+        assert_eq!(c(FloatCC::Eq, f32v(-0.0), f32v(0.0)), Val::I32(1));
+        assert_eq!(c(FloatCC::Lt, Val::F32(NAN32), f32v(0.0)), Val::I32(0));
+        assert_eq!(c(FloatCC::Ne, Val::F64(NAN64), Val::F64(NAN64)), Val::I32(1));
+        assert_eq!(c(FloatCC::Ge, f64v(f64::INFINITY), f64v(f64::MAX)), Val::I32(1));
+    }
+
+    #[test]
+    fn conversions_match_spec_values() {
+        let c = |op, to, x| eval_convert(op, to, x).unwrap();
+        use ConvertOp::*;
+        // trunc_sat: saturates at the range, NaN → 0.
+        assert_eq!(c(FloatToSIntSat, Type::I32, f32v(2147483520.0)), Val::I32(2147483520));
+        assert_eq!(c(FloatToSIntSat, Type::I32, f32v(2147483648.0)), Val::I32(0x7fff_ffff));
+        assert_eq!(c(FloatToSIntSat, Type::I32, f32v(-2147483904.0)), Val::I32(0x8000_0000));
+        assert_eq!(c(FloatToSIntSat, Type::I32, Val::F32(0xffa0_0000)), Val::I32(0));
+        assert_eq!(c(FloatToUIntSat, Type::I32, f64v(4294967295.9)), Val::I32(0xffff_ffff));
+        assert_eq!(c(FloatToUIntSat, Type::I32, f64v(-0.9)), Val::I32(0));
+        assert_eq!(c(FloatToUIntSat, Type::I32, f64v(-1.0)), Val::I32(0));
+        assert_eq!(c(FloatToSIntSat, Type::I64, f64v(9223372036854775808.0)), Val::I64(0x7fff_ffff_ffff_ffff));
+        assert_eq!(c(FloatToSIntSat, Type::I64, f32v(-9223373136366403584.0)), Val::I64(0x8000_0000_0000_0000));
+        assert_eq!(c(FloatToUIntSat, Type::I64, f32v(18446742974197923840.0)), Val::I64(18446742974197923840));
+        assert_eq!(c(FloatToUIntSat, Type::I64, f64v(f64::INFINITY)), Val::I64(u64::MAX));
+        assert_eq!(c(FloatToUIntSat, Type::I64, Val::F64(NAN64)), Val::I64(0));
+        // Integer to float rounds to nearest even (conversions.wast).
+        assert_eq!(c(SIntToFloat, Type::F32, Val::I32(16777217)), f32v(16777216.0));
+        assert_eq!(c(SIntToFloat, Type::F32, Val::I64(0x7fff_ff40_0000_0001)), Val::F32(0x5eff_ffff));
+        assert_eq!(c(UIntToFloat, Type::F32, Val::I32(0xffff_ff80)), Val::F32(0x4f80_0000));
+        assert_eq!(c(UIntToFloat, Type::F64, Val::I64(u64::MAX)), Val::F64(0x43f0_0000_0000_0000));
+        assert_eq!(c(SIntToFloat, Type::F64, Val::I64(9007199254740993)), f64v(9007199254740992.0));
+        // Demote rounds, overflows to infinity, canonicalizes NaN; promote
+        // is exact.
+        assert_eq!(c(FDemote, Type::F32, Val::F64(0x47ef_ffff_efff_ffff)), Val::F32(0x7f7f_ffff));
+        assert_eq!(c(FDemote, Type::F32, Val::F64(0x47ef_ffff_f000_0000)), f32v(f32::INFINITY));
+        assert_eq!(c(FDemote, Type::F32, Val::F64(0x7ff4_0000_0000_0001)), Val::F32(NAN32));
+        assert_eq!(c(FPromote, Type::F64, Val::F32(1)), Val::F64(0x36a0_0000_0000_0000));
+        assert_eq!(c(FPromote, Type::F64, Val::F32(0xffa0_0000)), Val::F64(NAN64));
+        // Extend/wrap and bitcasts.
+        assert_eq!(c(SExtend, Type::I64, Val::I32(0x8000_0000)), Val::I64(0xffff_ffff_8000_0000));
+        assert_eq!(c(UExtend, Type::I64, Val::I32(0x8000_0000)), Val::I64(0x8000_0000));
+        assert_eq!(c(Wrap, Type::I32, Val::I64(0xffff_ffff_0000_0005)), Val::I32(5));
+        assert_eq!(c(Bitcast, Type::F32, Val::I32(0x7fa0_0001)), Val::F32(0x7fa0_0001));
+        assert_eq!(c(Bitcast, Type::I64, Val::F64(0xfff4_0000_0000_0001)), Val::I64(0xfff4_0000_0000_0001));
+        // Wrong pairs are faults, not values.
+        assert!(eval_convert(Wrap, Type::I32, Val::I32(1)).is_err());
+        assert!(eval_convert(FDemote, Type::F64, Val::F64(0)).is_err());
+    }
+
     fn copy_word() -> Function {
         // fn(x: i32) -> i32 { bounds check x on both; mem1[x+2] = mem0[x]; mem0[x] }
         let sig = Signature { params: vec![Type::I32], results: vec![Type::I32] };

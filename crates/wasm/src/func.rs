@@ -10,8 +10,9 @@ use crate::module::{val_type, val_type_name};
 use crate::ssa::{self, PredEdge, SsaBuilder, NO_ARGS};
 use crate::{BoundsMode, TranslateOptions, WasmError};
 use bulkhead_ir::{
-    BinaryOp, Block, BlockCall, DataIdx, FuncIdx, Function, FunctionBuilder, GlobalIdx, InstData, IntCC,
-    LoadKind, MemIdx, SigIdx, Signature, StoreKind, TableIdx, TrapCode, Type, UnaryOp, Value,
+    BinaryOp, Block, BlockCall, ConvertOp, DataIdx, FloatBinaryOp, FloatCC, FloatUnaryOp, FuncIdx, Function,
+    FunctionBuilder, GlobalIdx, InstData, IntCC, LoadKind, MemIdx, SigIdx, Signature, StoreKind, TableIdx, TrapCode,
+    Type, UnaryOp, Value,
 };
 use std::collections::BTreeMap;
 use wasmparser::{BlockType, FunctionBody, MemArg, MemArgTarget, Operator};
@@ -210,7 +211,40 @@ fn finish_layout(order: Vec<Block>, func: &mut Function) {
 }
 
 fn supported(t: Type) -> bool {
-    matches!(t, Type::I32 | Type::I64)
+    matches!(t, Type::I32 | Type::I64 | Type::F32 | Type::F64)
+}
+
+/// Bits (of a `from` float) of the exclusive bounds `(lower, upper)` for a
+/// trapping truncation to `to`: it succeeds exactly when `lower < x < upper`.
+///
+/// The result range is `[MIN, MAX]`; truncation toward zero maps `x` into it
+/// iff `MIN - 1 < x < MAX + 1`. `MAX + 1` (2^31, 2^32, 2^63, 2^64) is a power
+/// of two, exact in both float types. `MIN - 1` is -1 for unsigned results;
+/// for signed ones (-2^(N-1) - 1) it is exact in f64 for N = 32, and
+/// otherwise rounds away: then the bound is the largest float below
+/// -2^(N-1), which is the next float down from -2^(N-1) (-2^31 - 2^8 in
+/// f32, -2^63 - 2^40 in f32, -2^63 - 2^11 in f64).
+pub(crate) fn truncation_bounds(signed: bool, from: Type, to: Type) -> Option<(u64, u64)> {
+    let (lower, upper): (f64, f64) = match (signed, to) {
+        (true, Type::I32) => (
+            if from == Type::F32 { -2147483904.0 } else { -2147483649.0 },
+            2147483648.0,
+        ),
+        (true, Type::I64) => (
+            if from == Type::F32 { -9223373136366403584.0 } else { -9223372036854777856.0 },
+            9223372036854775808.0,
+        ),
+        (false, Type::I32) => (-1.0, 4294967296.0),
+        (false, Type::I64) => (-1.0, 18446744073709551616.0),
+        _ => return None,
+    };
+    match from {
+        // All bounds above are exact in f32 where used with f32 (checked by
+        // a test), so the narrowing is exact.
+        Type::F32 => Some(((lower as f32).to_bits() as u64, (upper as f32).to_bits() as u64)),
+        Type::F64 => Some((lower.to_bits(), upper.to_bits())),
+        _ => None,
+    }
 }
 
 impl WasmError {
@@ -603,25 +637,116 @@ impl Translator<'_, '_> {
             O::I32ShrU => self.binary(BinaryOp::ShrU)?,
             O::I32Rotl => self.binary(BinaryOp::Rotl)?,
             O::I32Rotr => self.binary(BinaryOp::Rotr)?,
-            O::I32DivS => {
-                let rhs = self.pop()?;
-                let lhs = self.pop()?;
-                self.b.trapz(rhs, TrapCode::IntegerDivideByZero);
-                // i32::MIN / -1 overflows; the IR's total division would
-                // return MIN, wasm traps.
-                let min = self.b.iconst(Type::I32, i32::MIN as u32 as u64);
-                let minus_one = self.b.iconst(Type::I32, u32::MAX as u64);
-                let lhs_is_min = self.b.icmp(IntCC::Eq, lhs, min);
-                let rhs_is_minus_one = self.b.icmp(IntCC::Eq, rhs, minus_one);
-                let overflow = self.b.binary(BinaryOp::And, lhs_is_min, rhs_is_minus_one);
-                self.b.trapnz(overflow, TrapCode::IntegerOverflow);
-                let v = self.b.binary(BinaryOp::DivS, lhs, rhs);
-                self.stack.push(v);
-            }
+            O::I32DivS => self.signed_division(Type::I32)?,
             O::I32DivU => self.checked_division(BinaryOp::DivU)?,
             // MIN % -1 = 0 in wasm and in the IR's total remainder.
             O::I32RemS => self.checked_division(BinaryOp::RemS)?,
             O::I32RemU => self.checked_division(BinaryOp::RemU)?,
+
+            O::I64Load { memarg } => self.load(LoadKind::I64, &memarg, &op)?,
+            O::I64Load8S { memarg } => self.load(LoadKind::I64_8S, &memarg, &op)?,
+            O::I64Load8U { memarg } => self.load(LoadKind::I64_8U, &memarg, &op)?,
+            O::I64Load16S { memarg } => self.load(LoadKind::I64_16S, &memarg, &op)?,
+            O::I64Load16U { memarg } => self.load(LoadKind::I64_16U, &memarg, &op)?,
+            O::I64Load32S { memarg } => self.load(LoadKind::I64_32S, &memarg, &op)?,
+            O::I64Load32U { memarg } => self.load(LoadKind::I64_32U, &memarg, &op)?,
+            O::I64Store { memarg } => self.store(StoreKind::I64, &memarg, &op)?,
+            O::I64Store8 { memarg } => self.store(StoreKind::I64_8, &memarg, &op)?,
+            O::I64Store16 { memarg } => self.store(StoreKind::I64_16, &memarg, &op)?,
+            O::I64Store32 { memarg } => self.store(StoreKind::I64_32, &memarg, &op)?,
+            O::F32Load { memarg } => self.load(LoadKind::F32, &memarg, &op)?,
+            O::F64Load { memarg } => self.load(LoadKind::F64, &memarg, &op)?,
+            O::F32Store { memarg } => self.store(StoreKind::F32, &memarg, &op)?,
+            O::F64Store { memarg } => self.store(StoreKind::F64, &memarg, &op)?,
+
+            O::I64Const { value } => {
+                let v = self.b.iconst(Type::I64, value as u64);
+                self.stack.push(v);
+            }
+            O::I64Eqz => self.unary(UnaryOp::Eqz)?,
+            O::I64Clz => self.unary(UnaryOp::Clz)?,
+            O::I64Ctz => self.unary(UnaryOp::Ctz)?,
+            O::I64Popcnt => self.unary(UnaryOp::Popcnt)?,
+            O::I64Extend8S => self.unary(UnaryOp::Extend8S)?,
+            O::I64Extend16S => self.unary(UnaryOp::Extend16S)?,
+            O::I64Extend32S => self.unary(UnaryOp::Extend32S)?,
+            O::I64Eq => self.icmp(IntCC::Eq)?,
+            O::I64Ne => self.icmp(IntCC::Ne)?,
+            O::I64LtS => self.icmp(IntCC::LtS)?,
+            O::I64LtU => self.icmp(IntCC::LtU)?,
+            O::I64GtS => self.icmp(IntCC::GtS)?,
+            O::I64GtU => self.icmp(IntCC::GtU)?,
+            O::I64LeS => self.icmp(IntCC::LeS)?,
+            O::I64LeU => self.icmp(IntCC::LeU)?,
+            O::I64GeS => self.icmp(IntCC::GeS)?,
+            O::I64GeU => self.icmp(IntCC::GeU)?,
+            O::I64Add => self.binary(BinaryOp::Add)?,
+            O::I64Sub => self.binary(BinaryOp::Sub)?,
+            O::I64Mul => self.binary(BinaryOp::Mul)?,
+            O::I64And => self.binary(BinaryOp::And)?,
+            O::I64Or => self.binary(BinaryOp::Or)?,
+            O::I64Xor => self.binary(BinaryOp::Xor)?,
+            O::I64Shl => self.binary(BinaryOp::Shl)?,
+            O::I64ShrS => self.binary(BinaryOp::ShrS)?,
+            O::I64ShrU => self.binary(BinaryOp::ShrU)?,
+            O::I64Rotl => self.binary(BinaryOp::Rotl)?,
+            O::I64Rotr => self.binary(BinaryOp::Rotr)?,
+            O::I64DivS => self.signed_division(Type::I64)?,
+            O::I64DivU => self.checked_division(BinaryOp::DivU)?,
+            O::I64RemS => self.checked_division(BinaryOp::RemS)?,
+            O::I64RemU => self.checked_division(BinaryOp::RemU)?,
+
+            O::I64ExtendI32S => self.convert(ConvertOp::SExtend, Type::I64)?,
+            O::I64ExtendI32U => self.convert(ConvertOp::UExtend, Type::I64)?,
+            O::I32WrapI64 => self.convert(ConvertOp::Wrap, Type::I32)?,
+
+            O::F32Const { value } => {
+                let v = self.b.fconst(Type::F32, value.bits() as u64);
+                self.stack.push(v);
+            }
+            O::F64Const { value } => {
+                let v = self.b.fconst(Type::F64, value.bits());
+                self.stack.push(v);
+            }
+            O::F32Abs | O::F64Abs => self.funary(FloatUnaryOp::Abs)?,
+            O::F32Neg | O::F64Neg => self.funary(FloatUnaryOp::Neg)?,
+            O::F32Sqrt | O::F64Sqrt => self.funary(FloatUnaryOp::Sqrt)?,
+            O::F32Ceil | O::F64Ceil => self.funary(FloatUnaryOp::Ceil)?,
+            O::F32Floor | O::F64Floor => self.funary(FloatUnaryOp::Floor)?,
+            O::F32Trunc | O::F64Trunc => self.funary(FloatUnaryOp::Trunc)?,
+            O::F32Nearest | O::F64Nearest => self.funary(FloatUnaryOp::Nearest)?,
+            O::F32Add | O::F64Add => self.fbinary(FloatBinaryOp::Add)?,
+            O::F32Sub | O::F64Sub => self.fbinary(FloatBinaryOp::Sub)?,
+            O::F32Mul | O::F64Mul => self.fbinary(FloatBinaryOp::Mul)?,
+            O::F32Div | O::F64Div => self.fbinary(FloatBinaryOp::Div)?,
+            O::F32Min | O::F64Min => self.fbinary(FloatBinaryOp::Min)?,
+            O::F32Max | O::F64Max => self.fbinary(FloatBinaryOp::Max)?,
+            O::F32Copysign | O::F64Copysign => self.fbinary(FloatBinaryOp::Copysign)?,
+            O::F32Eq | O::F64Eq => self.fcmp(FloatCC::Eq)?,
+            O::F32Ne | O::F64Ne => self.fcmp(FloatCC::Ne)?,
+            O::F32Lt | O::F64Lt => self.fcmp(FloatCC::Lt)?,
+            O::F32Gt | O::F64Gt => self.fcmp(FloatCC::Gt)?,
+            O::F32Le | O::F64Le => self.fcmp(FloatCC::Le)?,
+            O::F32Ge | O::F64Ge => self.fcmp(FloatCC::Ge)?,
+
+            O::F32DemoteF64 => self.convert(ConvertOp::FDemote, Type::F32)?,
+            O::F64PromoteF32 => self.convert(ConvertOp::FPromote, Type::F64)?,
+            O::F32ConvertI32S | O::F32ConvertI64S => self.convert(ConvertOp::SIntToFloat, Type::F32)?,
+            O::F32ConvertI32U | O::F32ConvertI64U => self.convert(ConvertOp::UIntToFloat, Type::F32)?,
+            O::F64ConvertI32S | O::F64ConvertI64S => self.convert(ConvertOp::SIntToFloat, Type::F64)?,
+            O::F64ConvertI32U | O::F64ConvertI64U => self.convert(ConvertOp::UIntToFloat, Type::F64)?,
+            O::I32ReinterpretF32 => self.convert(ConvertOp::Bitcast, Type::I32)?,
+            O::I64ReinterpretF64 => self.convert(ConvertOp::Bitcast, Type::I64)?,
+            O::F32ReinterpretI32 => self.convert(ConvertOp::Bitcast, Type::F32)?,
+            O::F64ReinterpretI64 => self.convert(ConvertOp::Bitcast, Type::F64)?,
+            O::I32TruncSatF32S | O::I32TruncSatF64S => self.convert(ConvertOp::FloatToSIntSat, Type::I32)?,
+            O::I32TruncSatF32U | O::I32TruncSatF64U => self.convert(ConvertOp::FloatToUIntSat, Type::I32)?,
+            O::I64TruncSatF32S | O::I64TruncSatF64S => self.convert(ConvertOp::FloatToSIntSat, Type::I64)?,
+            O::I64TruncSatF32U | O::I64TruncSatF64U => self.convert(ConvertOp::FloatToUIntSat, Type::I64)?,
+            O::I32TruncF32S | O::I32TruncF64S => self.trapping_truncation(true, Type::I32)?,
+            O::I32TruncF32U | O::I32TruncF64U => self.trapping_truncation(false, Type::I32)?,
+            O::I64TruncF32S | O::I64TruncF64S => self.trapping_truncation(true, Type::I64)?,
+            O::I64TruncF32U | O::I64TruncF64U => self.trapping_truncation(false, Type::I64)?,
 
             other => return Err(self.unsupported(&other)),
         }
@@ -913,12 +1038,122 @@ impl Translator<'_, '_> {
         Ok(())
     }
 
+    /// Traps with `code` when the integer `v` (i32 or i64) is zero; `trapz`
+    /// takes an i32, so an i64 is tested with `eqz` first.
+    fn trap_if_zero(&mut self, v: Value, code: TrapCode) {
+        if self.b.func.value_type(v) == Type::I64 {
+            let is_zero = self.b.unary(UnaryOp::Eqz, v);
+            self.b.trapnz(is_zero, code);
+        } else {
+            self.b.trapz(v, code);
+        }
+    }
+
     /// Division and remainder that trap on a zero divisor.
     fn checked_division(&mut self, op: BinaryOp) -> Result<(), WasmError> {
         let rhs = self.pop()?;
         let lhs = self.pop()?;
-        self.b.trapz(rhs, TrapCode::IntegerDivideByZero);
+        self.trap_if_zero(rhs, TrapCode::IntegerDivideByZero);
         let v = self.b.binary(op, lhs, rhs);
+        self.stack.push(v);
+        Ok(())
+    }
+
+    /// `div_s`: traps on a zero divisor, and on MIN / -1, which overflows
+    /// (the IR's total division would return MIN; wasm traps). `rem_s` needs
+    /// only the first check: MIN % -1 = 0 in wasm and in the IR.
+    fn signed_division(&mut self, ty: Type) -> Result<(), WasmError> {
+        let rhs = self.pop()?;
+        let lhs = self.pop()?;
+        self.trap_if_zero(rhs, TrapCode::IntegerDivideByZero);
+        let (min_bits, minus_one_bits) = match ty {
+            Type::I64 => (i64::MIN as u64, u64::MAX),
+            _ => (i32::MIN as u32 as u64, u32::MAX as u64),
+        };
+        let min = self.b.iconst(ty, min_bits);
+        let minus_one = self.b.iconst(ty, minus_one_bits);
+        let lhs_is_min = self.b.icmp(IntCC::Eq, lhs, min);
+        let rhs_is_minus_one = self.b.icmp(IntCC::Eq, rhs, minus_one);
+        let overflow = self.b.binary(BinaryOp::And, lhs_is_min, rhs_is_minus_one);
+        self.b.trapnz(overflow, TrapCode::IntegerOverflow);
+        let v = self.b.binary(BinaryOp::DivS, lhs, rhs);
+        self.stack.push(v);
+        Ok(())
+    }
+
+    fn convert(&mut self, op: ConvertOp, to: Type) -> Result<(), WasmError> {
+        let a = self.pop()?;
+        let from = self.b.func.value_type(a);
+        if !op.accepts(from, to) {
+            return Err(self.internal(&format!("{op} from {from} to {to}")));
+        }
+        let v = self.b.convert(op, to, a);
+        self.stack.push(v);
+        Ok(())
+    }
+
+    fn funary(&mut self, op: FloatUnaryOp) -> Result<(), WasmError> {
+        let a = self.pop()?;
+        let v = self.b.funary(op, a);
+        self.stack.push(v);
+        Ok(())
+    }
+
+    fn fbinary(&mut self, op: FloatBinaryOp) -> Result<(), WasmError> {
+        let rhs = self.pop()?;
+        let lhs = self.pop()?;
+        let v = self.b.fbinary(op, lhs, rhs);
+        self.stack.push(v);
+        Ok(())
+    }
+
+    fn fcmp(&mut self, cc: FloatCC) -> Result<(), WasmError> {
+        let rhs = self.pop()?;
+        let lhs = self.pop()?;
+        let v = self.b.fcmp(cc, lhs, rhs);
+        self.stack.push(v);
+        Ok(())
+    }
+
+    /// The trapping `iN.trunc_fM_s/u`: NaN traps with `InvalidConversion`, a
+    /// value whose truncation is outside iN's range with `IntegerOverflow`
+    /// (checked in that order, as the spec does); what remains converts
+    /// exactly, so the IR's saturating conversion gives the wasm result.
+    ///
+    /// The checks work on the float's bits with integer operations: on a
+    /// soft-float target (and for f64 on a single-precision FPU) a float
+    /// comparison is a library call, an integer one an instruction. IEEE
+    /// bits order like magnitudes: with `b` the bits and `SIGN` the sign
+    /// bit, `x` is NaN iff `b & !SIGN > bits(+inf)`; a non-NaN `x` lies in
+    /// `(lower, upper)` iff it is non-negative with `b < bits(upper)`
+    /// (unsigned), or negative with `|x| < |lower|`, i.e.
+    /// `b ^ SIGN < bits(|lower|)` (for non-negative `x`, `b ^ SIGN` has the
+    /// sign bit set and is above every positive float's bits).
+    fn trapping_truncation(&mut self, signed: bool, to: Type) -> Result<(), WasmError> {
+        let x = self.pop()?;
+        let from = self.b.func.value_type(x);
+        let (lower, upper) = truncation_bounds(signed, from, to)
+            .ok_or_else(|| self.internal(&format!("truncation from {from} to {to}")))?;
+        let (bits_ty, sign, infinity) = match from {
+            Type::F32 => (Type::I32, 0x8000_0000u64, 0x7f80_0000u64),
+            _ => (Type::I64, 0x8000_0000_0000_0000, 0x7ff0_0000_0000_0000),
+        };
+        let bits = self.b.convert(ConvertOp::Bitcast, bits_ty, x);
+        let magnitude_mask = self.b.iconst(bits_ty, !sign & (sign | (sign - 1)));
+        let magnitude = self.b.binary(BinaryOp::And, bits, magnitude_mask);
+        let infinity_v = self.b.iconst(bits_ty, infinity);
+        let is_nan = self.b.icmp(IntCC::GtU, magnitude, infinity_v);
+        self.b.trapnz(is_nan, TrapCode::InvalidConversion);
+        let upper_v = self.b.iconst(bits_ty, upper);
+        let below_upper = self.b.icmp(IntCC::LtU, bits, upper_v);
+        let sign_v = self.b.iconst(bits_ty, sign);
+        let flipped = self.b.binary(BinaryOp::Xor, bits, sign_v);
+        let lower_magnitude = self.b.iconst(bits_ty, lower & !sign);
+        let above_lower = self.b.icmp(IntCC::LtU, flipped, lower_magnitude);
+        let in_range = self.b.binary(BinaryOp::Or, below_upper, above_lower);
+        self.b.trapz(in_range, TrapCode::IntegerOverflow);
+        let op = if signed { ConvertOp::FloatToSIntSat } else { ConvertOp::FloatToUIntSat };
+        let v = self.b.convert(op, to, x);
         self.stack.push(v);
         Ok(())
     }
@@ -933,6 +1168,35 @@ mod tests {
     fn name_of(bytes: &[u8]) -> String {
         let mut reader = OperatorsReader::new(BinaryReader::new(bytes, 0));
         operator_name(&reader.read().expect("decodes"))
+    }
+
+    #[test]
+    fn truncation_bounds_are_exact_and_tight() {
+        use super::truncation_bounds;
+        use bulkhead_ir::Type;
+        for signed in [true, false] {
+            for to in [Type::I32, Type::I64] {
+                let bits = if to == Type::I32 { 32 } else { 64 };
+                let (min, max_plus_one): (f64, f64) = if signed {
+                    (-(2f64.powi(bits - 1)), 2f64.powi(bits - 1))
+                } else {
+                    (0.0, 2f64.powi(bits))
+                };
+                // f32: the bounds are exact f32 values; the lower one is
+                // the float just below the smallest convertible value.
+                let (lo, hi) = truncation_bounds(signed, Type::F32, to).unwrap();
+                let (lo, hi) = (f32::from_bits(lo as u32), f32::from_bits(hi as u32));
+                assert_eq!(hi as f64, max_plus_one);
+                let next_up = f32::from_bits(if lo < 0.0 { lo.to_bits() - 1 } else { lo.to_bits() + 1 });
+                assert!((lo as f64).trunc() < min && (next_up as f64).trunc() >= min, "{signed} {to}: {lo}");
+                let (lo, hi) = truncation_bounds(signed, Type::F64, to).unwrap();
+                let (lo, hi) = (f64::from_bits(lo), f64::from_bits(hi));
+                assert_eq!(hi, max_plus_one);
+                let next_up = f64::from_bits(if lo < 0.0 { lo.to_bits() - 1 } else { lo.to_bits() + 1 });
+                assert!(lo.trunc() < min && next_up.trunc() >= min, "{signed} {to}: {lo}");
+            }
+        }
+        assert!(truncation_bounds(true, Type::I32, Type::I32).is_none());
     }
 
     #[test]

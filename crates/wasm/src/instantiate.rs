@@ -194,9 +194,9 @@ fn const_value(b: &mut FunctionBuilder<'_>, env: &ModuleEnv, expr: &ConstExpr, w
         ConstExpr::I64(v) => vec![ConstOp::I64(*v)],
         ConstExpr::GlobalGet(g) => vec![ConstOp::GlobalGet(*g)],
         ConstExpr::Extended(ops) => ops.clone(),
-        ConstExpr::F32(_) | ConstExpr::F64(_) => {
-            return Err(WasmError::new(format!("unsupported: floating-point constant in {what}")))
-        }
+        // Bits as written: NaN payloads survive.
+        ConstExpr::F32(bits) => return Ok(b.fconst(Type::F32, *bits as u64)),
+        ConstExpr::F64(bits) => return Ok(b.fconst(Type::F64, *bits)),
     };
     let mut stack: Vec<Value> = Vec::new();
     let bad = || WasmError::new(format!("malformed constant expression in {what}"));
@@ -206,9 +206,6 @@ fn const_value(b: &mut FunctionBuilder<'_>, env: &ModuleEnv, expr: &ConstExpr, w
             ConstOp::I64(v) => b.iconst(Type::I64, v as u64),
             ConstOp::GlobalGet(g) => {
                 let ty = env.globals.get(g as usize).ok_or_else(bad)?.ty;
-                if !ty.is_int() {
-                    return Err(WasmError::new(format!("unsupported: global.get of a {ty} global in {what}")));
-                }
                 b.global_get(GlobalIdx(g), ty)
             }
             ConstOp::I32Add | ConstOp::I32Sub | ConstOp::I32Mul | ConstOp::I64Add | ConstOp::I64Sub

@@ -143,14 +143,6 @@ pub(crate) fn parse_module<'a>(wasm: &'a [u8], opts: &TranslateOptions) -> Resul
                     let index = env.globals.len() as u32;
                     let ty = global_type(g.ty.content_type, index, offset)?;
                     let init = const_expr(&g.init_expr, &format!("initializer of global {index}"))?;
-                    if matches!(init, ConstExpr::F32(_) | ConstExpr::F64(_)) {
-                        // The IR has no floating-point constants yet, so
-                        // `instantiate` could not initialize it.
-                        return Err(WasmError::at(
-                            format!("unsupported: floating-point constant in initializer of global {index}"),
-                            offset,
-                        ));
-                    }
                     env.globals.push(GlobalDecl {
                         ty,
                         mutable: g.ty.mutable,

@@ -111,7 +111,9 @@ impl SsaBuilder {
                 // Declared locals start at zero: materialize the constant at
                 // the top of the entry block, which dominates every use.
                 let ty = self.var_type(var);
-                let inst = func.make_inst(InstData::Iconst { ty, imm: 0 }, &[ty], 0);
+                // +0.0 for floats: all bits zero either way.
+                let zero = if ty.is_float() { InstData::Fconst { ty, bits: 0 } } else { InstData::Iconst { ty, imm: 0 } };
+                let inst = func.make_inst(zero, &[ty], 0);
                 func.blocks[b.index()].insts.insert(0, inst);
                 let v = func.inst_results(inst)[0];
                 self.defs.insert((var, b), v);

@@ -1,9 +1,10 @@
-//! Differential test against wasmi on random structured i32 programs: deep
+//! Differential test against wasmi on random structured programs: deep
 //! nests of blocks, loops, ifs, branches with values, br_table, dead code
 //! after branches, locals changed on some paths only, two memories (one
-//! with 1-byte pages) and calls. wasm-smith programs nearly always contain
-//! i64 code; these exercise the SSA construction and the control-flow
-//! translation instead. Every loop is bounded by a counter local that its
+//! with 1-byte pages) and calls. Locals are i32; expressions nest i64 and
+//! f32/f64 computations (every operator, loads and i64 stores, trapping
+//! conversions) that come back to i32. These exercise the SSA construction
+//! and the control-flow translation more than wasm-smith's programs do. Every loop is bounded by a counter local that its
 //! body cannot touch, so every program terminates.
 
 mod common;
@@ -32,6 +33,8 @@ impl Rng {
 const PARAMS: u32 = 2;
 const LOCALS: u32 = 4;
 const COUNTERS: u32 = 4;
+/// An i64 local after the counters, holding values to store.
+const I64_LOCAL: u32 = PARAMS + LOCALS + COUNTERS;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Label {
@@ -84,7 +87,7 @@ impl Gen<'_> {
     fn expr(&mut self, depth: u32) {
         self.budget = self.budget.saturating_sub(1);
         let leaf = depth == 0 || self.budget == 0;
-        let choice = if leaf { self.rng.below(2) } else { self.rng.below(16) };
+        let choice = if leaf { self.rng.below(2) } else { self.rng.below(18) };
         match choice {
             0 => {
                 let v = match self.rng.below(4) {
@@ -95,10 +98,7 @@ impl Gen<'_> {
                 };
                 self.emit(&format!("i32.const {v}"));
             }
-            1 => {
-                let v = self.var();
-                self.emit(&format!("local.get {v}"));
-            }
+            1 => self.local_get(),
             2..=4 => {
                 const OPS: [&str; 25] = [
                     "add", "sub", "mul", "div_s", "div_u", "rem_s", "rem_u", "and", "or", "xor", "shl", "shr_s",
@@ -170,15 +170,167 @@ impl Gen<'_> {
                 self.expr(depth - 1);
                 self.emit(&format!("i32.const 3 i32.and memory.grow {mem}"));
             }
+            14 => {
+                // An i64 computation brought back to i32.
+                const TO_I32: [&str; 6] = ["i32.wrap_i64", "i64.eqz", "i64.lt_s", "i64.ge_u", "i64.ne", "i64.gt_s"];
+                let op = TO_I32[self.rng.below(TO_I32.len() as u64) as usize];
+                self.expr64(depth - 1);
+                if !matches!(op, "i32.wrap_i64" | "i64.eqz") {
+                    self.expr64(depth - 1);
+                }
+                self.emit(op);
+            }
+            15 => {
+                // A float computation brought back to i32 by operations
+                // that do not see NaN payloads (the spec leaves those of
+                // arithmetic results open).
+                let t = if self.rng.chance(50) { "f32" } else { "f64" };
+                const TO_I32: [&str; 8] =
+                    ["trunc_s", "trunc_u", "trunc_sat_s", "trunc_sat_u", "eq", "ne", "lt", "ge"];
+                let op = TO_I32[self.rng.below(TO_I32.len() as u64) as usize];
+                self.exprf(t, depth - 1);
+                match op.strip_prefix("trunc") {
+                    Some(rest) => self.emit(&format!("i32.trunc{}_{t}{}", &rest[..rest.len() - 2], &rest[rest.len() - 2..])),
+                    None => {
+                        self.exprf(t, depth - 1);
+                        self.emit(&format!("{t}.{op}"));
+                    }
+                }
+            }
             13 if self.callable > 0 => {
                 let callee = self.rng.below(self.callable as u64);
                 self.expr(depth - 1);
                 self.expr(depth - 1);
                 self.emit(&format!("call {callee}"));
             }
-            _ => {
+            _ => self.local_get(),
+        }
+    }
+
+    /// Reads a local as an operand. The double complement (an identity
+    /// wasmi does not fold away) works around a wasmi 2.0.0 miscompilation:
+    /// a `local.get x` still on the operand stack reads a stale copy when
+    /// an untaken `if` arm translated later contains `local.set x` (e.g.
+    /// `local.get 0 i32.const 32 local.get 0 i32.eqz select` followed by
+    /// `block (result i32) i32.const -1 if (result i32) i32.const 5 else
+    /// local.set 0 ... end ... end`: wasmi returns local 0 instead of 32).
+    fn local_get(&mut self) {
+        let v = self.var();
+        self.emit(&format!("local.get {v} i32.const -1 i32.xor i32.const -1 i32.xor"));
+    }
+
+    /// An i64 expression.
+    fn expr64(&mut self, depth: u32) {
+        self.budget = self.budget.saturating_sub(1);
+        let leaf = depth == 0 || self.budget == 0;
+        match if leaf { self.rng.below(2) } else { self.rng.below(9) } {
+            0 => {
+                let v: i64 = match self.rng.below(5) {
+                    0 => self.rng.below(70) as i64,
+                    1 => -(self.rng.below(3) as i64) - 1,
+                    2 => i64::MIN,
+                    3 => 0xffff_ffff,
+                    _ => self.rng.next() as i64,
+                };
+                self.emit(&format!("i64.const {v}"));
+            }
+            1 => {
                 let v = self.var();
-                self.emit(&format!("local.get {v}"));
+                let ext = if self.rng.chance(50) { "s" } else { "u" };
+                self.emit(&format!("local.get {v} i64.extend_i32_{ext}"));
+            }
+            2..=4 => {
+                const OPS: [&str; 15] = [
+                    "add", "sub", "mul", "div_s", "div_u", "rem_s", "rem_u", "and", "or", "xor", "shl", "shr_s",
+                    "shr_u", "rotl", "rotr",
+                ];
+                self.expr64(depth - 1);
+                self.expr64(depth - 1);
+                let op = OPS[self.rng.below(OPS.len() as u64) as usize];
+                self.emit(&format!("i64.{op}"));
+            }
+            5 => {
+                const OPS: [&str; 6] = ["clz", "ctz", "popcnt", "extend8_s", "extend16_s", "extend32_s"];
+                self.expr64(depth - 1);
+                let op = OPS[self.rng.below(OPS.len() as u64) as usize];
+                self.emit(&format!("i64.{op}"));
+            }
+            6 => {
+                let mem = self.rng.below(2) as u32;
+                self.address(mem);
+                const LOADS: [&str; 7] = ["load", "load8_s", "load8_u", "load16_s", "load16_u", "load32_s", "load32_u"];
+                let op = LOADS[self.rng.below(7) as usize];
+                let offset = self.rng.below(8);
+                self.emit(&format!("i64.{op} {mem} offset={offset}"));
+            }
+            7 => {
+                self.expr64(depth - 1);
+                self.expr64(depth - 1);
+                self.expr(depth - 1);
+                self.emit("select");
+            }
+            _ => {
+                let t = if self.rng.chance(50) { "f32" } else { "f64" };
+                self.exprf(t, depth - 1);
+                let op = ["trunc", "trunc_sat"][self.rng.below(2) as usize];
+                let sign = ["s", "u"][self.rng.below(2) as usize];
+                self.emit(&format!("i64.{op}_{t}_{sign}"));
+            }
+        }
+    }
+
+    /// A float expression of type `t` (f32 or f64).
+    fn exprf(&mut self, t: &str, depth: u32) {
+        self.budget = self.budget.saturating_sub(1);
+        let leaf = depth == 0 || self.budget == 0;
+        let other = if t == "f32" { "f64" } else { "f32" };
+        match if leaf { self.rng.below(2) } else { self.rng.below(9) } {
+            0 => {
+                const CONSTS: [&str; 14] = [
+                    "0", "-0", "1", "-1", "0.5", "-2.5", "3.5", "2147483647", "2147483648", "-2147483904",
+                    "4294967296", "inf", "-inf", "nan",
+                ];
+                let c = CONSTS[self.rng.below(CONSTS.len() as u64) as usize];
+                self.emit(&format!("{t}.const {c}"));
+            }
+            1 => {
+                let v = self.var();
+                let sign = ["s", "u"][self.rng.below(2) as usize];
+                self.emit(&format!("local.get {v} {t}.convert_i32_{sign}"));
+            }
+            2 | 3 => {
+                const OPS: [&str; 7] = ["add", "sub", "mul", "div", "min", "max", "copysign"];
+                self.exprf(t, depth - 1);
+                self.exprf(t, depth - 1);
+                let op = OPS[self.rng.below(OPS.len() as u64) as usize];
+                self.emit(&format!("{t}.{op}"));
+            }
+            4 => {
+                const OPS: [&str; 7] = ["abs", "neg", "sqrt", "ceil", "floor", "trunc", "nearest"];
+                self.exprf(t, depth - 1);
+                let op = OPS[self.rng.below(OPS.len() as u64) as usize];
+                self.emit(&format!("{t}.{op}"));
+            }
+            5 => {
+                self.expr64(depth - 1);
+                let sign = ["s", "u"][self.rng.below(2) as usize];
+                self.emit(&format!("{t}.convert_i64_{sign}"));
+            }
+            6 => {
+                self.exprf(other, depth - 1);
+                self.emit(if t == "f32" { "f32.demote_f64" } else { "f64.promote_f32" });
+            }
+            7 => {
+                let mem = self.rng.below(2) as u32;
+                self.address(mem);
+                let offset = self.rng.below(8);
+                self.emit(&format!("{t}.load {mem} offset={offset}"));
+            }
+            _ => {
+                self.exprf(t, depth - 1);
+                self.exprf(t, depth - 1);
+                self.expr(depth - 1);
+                self.emit("select");
             }
         }
     }
@@ -205,12 +357,29 @@ impl Gen<'_> {
             }
             2 => {
                 let mem = self.rng.below(2) as u32;
-                self.address(mem);
-                self.expr(depth - 1);
-                const STORES: [&str; 3] = ["store", "store8", "store16"];
-                let op = STORES[self.rng.below(3) as usize];
                 let offset = self.rng.below(8);
-                self.emit(&format!("i32.{op} {mem} offset={offset}"));
+                if self.rng.chance(30) {
+                    // The value goes through the i64 local: wasmi 2.0.0
+                    // panics translating an i64 store whose address and
+                    // value are both fresh results.
+                    self.expr64(depth - 1);
+                    self.emit(&format!("local.set {I64_LOCAL} local.get {I64_LOCAL}"));
+                    // Value below the address on the stack: swap via the
+                    // local (the address is computed after the value here,
+                    // which only changes the order of possible traps).
+                    self.emit("drop");
+                    self.address(mem);
+                    self.emit(&format!("local.get {I64_LOCAL}"));
+                    const STORES: [&str; 4] = ["store", "store8", "store16", "store32"];
+                    let op = STORES[self.rng.below(4) as usize];
+                    self.emit(&format!("i64.{op} {mem} offset={offset}"));
+                } else {
+                    self.address(mem);
+                    self.expr(depth - 1);
+                    const STORES: [&str; 3] = ["store", "store8", "store16"];
+                    let op = STORES[self.rng.below(3) as usize];
+                    self.emit(&format!("i32.{op} {mem} offset={offset}"));
+                }
             }
             3 => {
                 self.emit("block");
@@ -298,7 +467,7 @@ fn program(rng: &mut Rng) -> String {
         g.stmts(4, 6);
         g.expr(3);
         text += &format!(
-            "(func (export \"f{f}\") (param i32 i32) (result i32) (local {})\n{})\n",
+            "(func (export \"f{f}\") (param i32 i32) (result i32) (local {}i64)\n{})\n",
             "i32 ".repeat((LOCALS + COUNTERS) as usize),
             g.out
         );
