@@ -18,6 +18,13 @@
 use core::fmt;
 use std::str::FromStr;
 
+pub mod emit;
+pub mod image;
+
+/// The layout planner (memory placement, MPU/PMP registers).
+pub use bulkhead_layout as layout;
+pub use bulkhead_layout::{Layout, LayoutError, LayoutErrorKind, MpuTarget, RamRange};
+
 pub use bulkhead_egraph::{EgraphOptions, FunctionStats};
 pub use bulkhead_elf::{
     memory_alignment, module_name_from_stem, sanitize, validate_module_name, ArmArch, ElfError, MemorySymbols,
@@ -55,6 +62,11 @@ pub struct Options {
     /// Mid-end configuration overriding the one `opt_level` selects (used
     /// to switch individual rule sets off); ignored at `opt_level` 0.
     pub egraph: Option<EgraphOptions>,
+    /// RAM the layout planner places the defined memories in (`--ram
+    /// BASE:SIZE`); `None`: the core's default,
+    /// [`MpuTarget::default_ram`]. Only the embedder outputs
+    /// ([`emit`]) use it; the object file does not depend on it.
+    pub ram: Option<RamRange>,
 }
 
 impl Default for Options {
@@ -70,6 +82,7 @@ impl Default for Options {
             emit_ir: false,
             emit_asm: false,
             egraph: None,
+            ram: None,
         }
     }
 }
@@ -91,6 +104,10 @@ pub struct FunctionInfo {
     pub dominant_memory: Option<u32>,
     /// What the e-graph mid-end did (`None` at opt level 0).
     pub stats: Option<FunctionStats>,
+    /// The memories the function may read or write, directly or through
+    /// the functions it calls (sorted indices). A call to an imported
+    /// function or through a table counts as touching every memory.
+    pub memories: Vec<u32>,
 }
 
 /// The result of a compilation.
@@ -125,6 +142,8 @@ pub enum ErrorKind {
     Target,
     /// Writing the object file failed.
     Object,
+    /// The memories do not fit the RAM range or the MPU (embedder outputs).
+    Layout,
     /// Reading the input failed.
     Io,
     /// A bug in bulkhead (a stage produced output the next one rejects).
@@ -143,6 +162,9 @@ pub enum Error {
     /// Bad target triple, CPU or option.
     Target(String),
     Object(ElfError),
+    /// The layout planner could not place the memories (`--ram`, MPU
+    /// region count).
+    Layout(LayoutError),
     /// Reading an input file failed.
     Io {
         path: std::path::PathBuf,
@@ -162,6 +184,7 @@ impl Error {
             Error::Backend(_) => ErrorKind::Backend,
             Error::Target(_) => ErrorKind::Target,
             Error::Object(_) => ErrorKind::Object,
+            Error::Layout(_) => ErrorKind::Layout,
             Error::Io { .. } => ErrorKind::Io,
         }
     }
@@ -196,6 +219,7 @@ impl fmt::Display for Error {
             Error::Backend(e) => write!(f, "code generation failed {e}"),
             Error::Target(m) => f.write_str(m),
             Error::Object(e) => write!(f, "{e}"),
+            Error::Layout(e) => write!(f, "memory layout: {e}"),
             Error::Io { path, source } => write!(f, "cannot read {}: {source}", path.display()),
         }
     }
@@ -207,6 +231,7 @@ impl std::error::Error for Error {
             Error::Invalid(e) | Error::Unsupported(e) | Error::Internal(e) => Some(e),
             Error::Backend(e) => Some(e),
             Error::Object(e) => Some(e),
+            Error::Layout(e) => Some(e),
             Error::Io { source, .. } => Some(source),
             Error::Target(_) => None,
         }
@@ -403,17 +428,20 @@ impl Compiler {
                 text
             });
 
+        let footprints = memory_footprints(&env, &functions, &instantiate);
         let mut infos: Vec<FunctionInfo> = compiled
             .iter()
             .zip(&functions)
             .zip(stats.iter_mut())
-            .map(|(((index, code), f), stats)| FunctionInfo {
+            .zip(&footprints)
+            .map(|((((index, code), f), stats), memories)| FunctionInfo {
                 index: Some(*index),
                 name: f.name.clone(),
                 symbol: function_symbol(&env, &symbols, Some(*index)),
                 code_size: code.code.len(),
                 dominant_memory: code.dominant_memory,
                 stats: stats.take(),
+                memories: memories.clone(),
             })
             .collect();
         infos.push(FunctionInfo {
@@ -423,10 +451,63 @@ impl Compiler {
             code_size: compiled_instantiate.code.len(),
             dominant_memory: compiled_instantiate.dominant_memory,
             stats: instantiate_stats,
+            memories: footprints.last().cloned().unwrap_or_default(),
         });
 
         Ok(Artifact { object, env, symbols, isa, functions: infos, ir_text, asm_text })
     }
+}
+
+/// The memories each function may touch: `functions` in order, then
+/// `instantiate`. Direct accesses come from the IR (`InstData::memories`);
+/// calls add the callee's set, to a fixpoint (recursion converges because
+/// the sets only grow). A call to an import or through a table
+/// (`call_ref`) may reach any code, so it counts as every memory.
+fn memory_footprints(
+    env: &ModuleEnv,
+    functions: &[bulkhead_ir::Function],
+    instantiate: &bulkhead_ir::Function,
+) -> Vec<Vec<u32>> {
+    use std::collections::{BTreeSet, HashMap};
+    let all: BTreeSet<u32> = (0..env.memories.len() as u32).collect();
+    let all_funcs: Vec<&bulkhead_ir::Function> = functions.iter().chain([instantiate]).collect();
+    let position: HashMap<u32, usize> = functions.iter().enumerate().map(|(i, f)| (f.index.0, i)).collect();
+    let mut sets: Vec<BTreeSet<u32>> = Vec::with_capacity(all_funcs.len());
+    let mut callees: Vec<Vec<usize>> = Vec::with_capacity(all_funcs.len());
+    for f in &all_funcs {
+        let mut set = BTreeSet::new();
+        let mut calls = Vec::new();
+        for &block in &f.layout {
+            for &inst in f.block_insts(block) {
+                let data = f.inst(inst);
+                set.extend(data.memories().iter().map(|m| m.0));
+                match data {
+                    bulkhead_ir::InstData::Call { func, .. } => match position.get(&func.0) {
+                        Some(&callee) => calls.push(callee),
+                        None => set.extend(all.iter().copied()), // an import
+                    },
+                    bulkhead_ir::InstData::CallRef { .. } => set.extend(all.iter().copied()),
+                    _ => {}
+                }
+            }
+        }
+        sets.push(set);
+        callees.push(calls);
+    }
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for i in 0..sets.len() {
+            for &c in &callees[i] {
+                if c != i && !sets[c].is_subset(&sets[i]) {
+                    let add: Vec<u32> = sets[c].iter().copied().collect();
+                    sets[i].extend(add);
+                    changed = true;
+                }
+            }
+        }
+    }
+    sets.into_iter().map(|s| s.into_iter().collect()).collect()
 }
 
 /// The symbol by which a function is best known: its first export, else its
@@ -509,12 +590,12 @@ mod tests {
     #[test]
     fn backend_gaps_are_unsupported() {
         // Valid, translated by the frontend, but the Thumb-2 backend has no
-        // i64 lowering yet: a gap, not a bug.
-        let wat = r#"(module (func (export "f") (param i64) (result i64) local.get 0))"#;
+        // float lowering yet: a gap, not a bug.
+        let wat = r#"(module (func (export "f") (param f32) (result f32) local.get 0 local.get 0 f32.add))"#;
         let e = Compiler::new(Options::default()).compile(wat.as_bytes()).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
         let shown = e.to_string();
-        assert!(shown.starts_with("unsupported") && shown.contains("i64"), "{shown}");
+        assert!(shown.starts_with("unsupported") && shown.contains("f32"), "{shown}");
         let internal = Error::Backend(BackendError {
             kind: BackendErrorKind::Internal,
             function: "f".into(),

@@ -89,7 +89,10 @@ fn errors_are_classified() {
     let e = compile(named("m"), b"\0asm\x01\0\0\0\x01\xff").unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Invalid, "{e}");
 
-    let e = kind(named("m"), "(module (func) (func (result i32) i64.const 1 i32.wrap_i64))");
+    let e = kind(
+        named("m"),
+        "(module (table 1 funcref) (func) (func (result i32) i32.const 0 table.get 0 ref.is_null))",
+    );
     assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
     let shown = e.to_string();
     assert!(shown.contains("function 1") && shown.contains("offset 0x"), "{shown}");

@@ -91,7 +91,8 @@ fn type_ids_are_weak_and_merge_across_modules() {
     std::fs::write(&pa, &a).unwrap();
     std::fs::write(&pb, &b).unwrap();
     let status = Command::new("arm-none-eabi-ld")
-        .args(["--no-warn-rwx-segments", "-e", "0", "-Ttext=0x10000", "-o"])
+        // The stack-limit word's address: the link only has to resolve it.
+        .args(["--no-warn-rwx-segments", "-e", "0", "-Ttext=0x10000", "--defsym=__bulkhead_stack_limit=0x20000000", "-o"])
         .arg(&out)
         .arg(&pa)
         .arg(&pb)

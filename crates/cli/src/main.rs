@@ -42,11 +42,43 @@ OPTIONS:
         --default-memory-max SIZE
                               Reservation for memories that declare no maximum
                               and have no --memory-max.
-        --emit KIND           obj (default): the ELF relocatable object; ir: the
+        --emit KIND[,KIND...] obj (default): the ELF relocatable object; ir: the
                               IR of every function after optimization; asm: an
-                              assembly listing of every function.
+                              assembly listing of every function. Embedder
+                              outputs (with the object; see docs/manifest.md):
+                              manifest (manifest.json: memories, planned MPU
+                              regions and register values, per-export memory
+                              footprint), header (bulkhead.h: the same for C,
+                              plus prototypes), ld (memory.ld: places each
+                              memory section at its planned address).
+        --emit-dir DIR        Where the embedder outputs go. Default: the
+                              directory of the object file (-o).
+        --ram BASE:SIZE       RAM the layout planner places the memories in,
+                              e.g. 0x20200000:2MiB. Default: the upper 2 MiB of
+                              the QEMU MPS2 boards' 4 MiB SRAM, 0x20200000 (M3,
+                              M4, M4F, M7) or 0x38200000 (M33).
         --disable RULESET     Switch an e-graph rule set off (to measure its
                               effect): const-fold, cse or algebraic. Repeatable.
+        --image               Write a self-contained firmware image (ELF
+                              executable, default INPUT.elf) instead of an
+                              object: vector table, reset, MPU programming
+                              (one region per memory), instantiation, the
+                              --entry exports run unprivileged, fault and trap
+                              reports over semihosting. See docs/embedder-abi.md,
+                              section Firmware images.
+        --board BOARD         Board of the image: mps2-an385 (Cortex-M3),
+                              mps2-an386 (M4F, the default), mps2-an500 (M7) or
+                              mps2-an505 (M33). Without --target the code is
+                              compiled for the board's core.
+        --entry NAME[,NAME...]
+                              Exports (`() -> i32` or `() -> ()`) the image runs
+                              after instantiation, in order, each with only the
+                              MPU regions of the memories it may touch.
+                              Repeatable. Without: instantiate (and the start
+                              function) only.
+        --grant NAME=K[,K...] Enable exactly the regions of memories K while
+                              entry NAME runs, instead of its footprint (for
+                              experiments). Repeatable.
         --stats               Print per-function statistics to standard error:
                               code size, the memory pinned in R11, e-graph
                               rewrites by rule.
@@ -67,14 +99,32 @@ enum Emit {
     Asm,
 }
 
+/// The embedder outputs `--emit` can add to the object.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+struct EmbedderOutputs {
+    manifest: bool,
+    header: bool,
+    ld: bool,
+}
+
+impl EmbedderOutputs {
+    fn any(&self) -> bool {
+        self.manifest || self.header || self.ld
+    }
+}
+
 #[derive(Debug)]
 struct CompileArgs {
     input: PathBuf,
     output: Option<PathBuf>,
     emit: Emit,
+    embedder: EmbedderOutputs,
+    emit_dir: Option<PathBuf>,
     options: Options,
     name_given: bool,
     stats: bool,
+    /// `--image`: the board and entries.
+    image: Option<bulkhead::image::ImageOptions>,
 }
 
 #[derive(Debug)]
@@ -103,9 +153,16 @@ fn parse_args(args: Vec<OsString>) -> Result<Command, UsageError> {
     let mut input = None;
     let mut output = None;
     let mut emit = Emit::Obj;
+    let mut embedder = EmbedderOutputs::default();
+    let mut emit_dir = None;
     let mut options = Options::default();
     let mut name_given = false;
     let mut stats = false;
+    let mut image = false;
+    let mut board: Option<bulkhead::image::Board> = None;
+    let mut target_given = false;
+    let mut entries: Vec<String> = Vec::new();
+    let mut grants: Vec<(String, Vec<u32>)> = Vec::new();
     let mut disabled: Vec<String> = Vec::new();
     let args: Vec<String> = args.collect::<Result<_, _>>()?;
     let mut i = 0;
@@ -129,8 +186,34 @@ fn parse_args(args: Vec<OsString>) -> Result<Command, UsageError> {
             "-h" | "--help" => return Ok(Command::Help),
             "-V" | "--version" => return Ok(Command::Version),
             "-o" | "--output" => output = Some(PathBuf::from(value("a file name")?)),
-            "--target" => options.target = value("a target triple")?,
-            "--cpu" => options.cpu = Some(value("a CPU name")?),
+            "--target" => {
+                options.target = value("a target triple")?;
+                target_given = true;
+            }
+            "--cpu" => {
+                options.cpu = Some(value("a CPU name")?);
+                target_given = true;
+            }
+            "--image" => image = true,
+            "--board" => board = Some(value("a board")?.parse().map_err(|m| UsageError(format!("--board: {m}")))?),
+            "--entry" => {
+                for name in value("an export name")?.split(',') {
+                    entries.push(name.to_string());
+                }
+            }
+            "--grant" => {
+                let v = value("NAME=K[,K...]")?;
+                let (name, list) = v
+                    .rsplit_once('=')
+                    .ok_or_else(|| UsageError(format!("--grant {v}: expected NAME=K[,K...], e.g. adapter=0,1")))?;
+                let memories = list
+                    .split(',')
+                    .filter(|k| !k.trim().is_empty())
+                    .map(|k| k.trim().parse::<u32>())
+                    .collect::<Result<Vec<u32>, _>>()
+                    .map_err(|_| UsageError(format!("--grant {v}: `{list}` is not a list of memory indices")))?;
+                grants.push((name.to_string(), memories));
+            }
             "--name" => {
                 let name = value("a module name")?;
                 bulkhead::validate_module_name(&name).map_err(|m| UsageError(format!("--name: {m}")))?;
@@ -166,12 +249,26 @@ fn parse_args(args: Vec<OsString>) -> Result<Command, UsageError> {
                     Some(bulkhead::parse_size(&v).map_err(|m| UsageError(format!("--default-memory-max: {m}")))?);
             }
             "--emit" => {
-                emit = match value("obj, ir or asm")?.as_str() {
-                    "obj" => Emit::Obj,
-                    "ir" => Emit::Ir,
-                    "asm" => Emit::Asm,
-                    other => return Err(UsageError(format!("--emit: unknown kind `{other}` (use obj, ir or asm)"))),
+                for kind in value("obj, ir, asm, manifest, header or ld")?.split(',') {
+                    match kind.trim() {
+                        "obj" => emit = Emit::Obj,
+                        "ir" => emit = Emit::Ir,
+                        "asm" => emit = Emit::Asm,
+                        "manifest" => embedder.manifest = true,
+                        "header" => embedder.header = true,
+                        "ld" => embedder.ld = true,
+                        other => {
+                            return Err(UsageError(format!(
+                                "--emit: unknown kind `{other}` (use obj, ir, asm, manifest, header or ld)"
+                            )))
+                        }
+                    }
                 }
+            }
+            "--emit-dir" => emit_dir = Some(PathBuf::from(value("a directory")?)),
+            "--ram" => {
+                let v = value("BASE:SIZE")?;
+                options.ram = Some(bulkhead::RamRange::parse(&v).map_err(|e| UsageError(format!("--ram: {e}")))?);
             }
             "--stats" => stats = true,
             "--disable" => {
@@ -195,6 +292,37 @@ fn parse_args(args: Vec<OsString>) -> Result<Command, UsageError> {
         }
     }
     let input = input.ok_or_else(|| UsageError("no input file; usage: bulkhead compile INPUT -o OUTPUT".into()))?;
+    if embedder.any() && emit != Emit::Obj {
+        return Err(UsageError(
+            "--emit manifest/header/ld go with the object file, not with ir or asm listings".into(),
+        ));
+    }
+    if !image && (board.is_some() || !entries.is_empty() || !grants.is_empty()) {
+        return Err(UsageError("--board, --entry and --grant go with --image".into()));
+    }
+    let image = if image {
+        if emit != Emit::Obj || embedder.any() {
+            return Err(UsageError("--image writes a firmware image; it does not combine with --emit".into()));
+        }
+        let board = board.unwrap_or(bulkhead::image::Board::Mps2An386);
+        if !target_given {
+            let (triple, cpu) = board.target();
+            options.target = triple.to_string();
+            options.cpu = cpu.map(String::from);
+        }
+        let mut image = bulkhead::image::ImageOptions::new(board);
+        image.ram = options.ram;
+        for name in &entries {
+            let grant = grants.iter().rev().find(|(g, _)| g == name).map(|(_, m)| m.clone());
+            image.entries.push(bulkhead::image::EntryRequest { export: name.clone(), grant });
+        }
+        if let Some((name, _)) = grants.iter().find(|(g, _)| !entries.contains(g)) {
+            return Err(UsageError(format!("--grant {name}: `{name}` is not an --entry")));
+        }
+        Some(image)
+    } else {
+        None
+    };
     if !disabled.is_empty() {
         let mut egraph = bulkhead::egraph_options(options.opt_level.max(1)).unwrap_or_default();
         for set in &disabled {
@@ -206,7 +334,17 @@ fn parse_args(args: Vec<OsString>) -> Result<Command, UsageError> {
         }
         options.egraph = Some(egraph);
     }
-    Ok(Command::Compile(Box::new(CompileArgs { input, output, emit, options, name_given, stats })))
+    Ok(Command::Compile(Box::new(CompileArgs {
+        input,
+        output,
+        emit,
+        embedder,
+        emit_dir,
+        options,
+        name_given,
+        stats,
+        image,
+    })))
 }
 
 /// A compilation failure (exit status 1).
@@ -219,6 +357,7 @@ fn compile(mut args: CompileArgs) -> Result<(), Failure> {
     }
     args.options.emit_ir = args.emit == Emit::Ir;
     args.options.emit_asm = args.emit == Emit::Asm;
+    let ram = args.options.ram;
     let compiler = Compiler::new(args.options);
     let artifact = if args.input.as_os_str() == "-" {
         let mut bytes = Vec::new();
@@ -235,12 +374,57 @@ fn compile(mut args: CompileArgs) -> Result<(), Failure> {
     if args.stats {
         print_stats(&artifact);
     }
+    if let Some(image_options) = &args.image {
+        let image = bulkhead::image::build_image(&artifact, image_options)
+            .map_err(|e| Failure(format!("{}: {e}", args.input.display())))?;
+        let output = args.output.unwrap_or_else(|| default_object_path(&args.input).with_extension("elf"));
+        return match output.as_os_str() == "-" {
+            true => std::io::stdout()
+                .lock()
+                .write_all(&image.elf)
+                .map_err(|e| Failure(format!("cannot write to standard output: {e}"))),
+            false => write_file(&output, &image.elf),
+        };
+    }
+    // Plan before writing anything, so that a layout that does not fit
+    // leaves no partial set of outputs behind.
+    let embedder_files = if args.embedder.any() {
+        let layout = bulkhead::emit::plan_layout(&artifact, ram)
+            .map_err(|e| Failure(format!("{}: {e}", args.input.display())))?;
+        let mut files: Vec<(&str, String)> = Vec::new();
+        if args.embedder.manifest {
+            files.push((bulkhead::emit::MANIFEST_FILE, bulkhead::emit::manifest(&artifact, &layout)));
+        }
+        if args.embedder.header {
+            files.push((bulkhead::emit::HEADER_FILE, bulkhead::emit::header(&artifact, &layout)));
+        }
+        if args.embedder.ld {
+            files.push((bulkhead::emit::LINKER_SCRIPT_FILE, bulkhead::emit::linker_script(&artifact, &layout)));
+        }
+        files
+    } else {
+        Vec::new()
+    };
     let (bytes, default_output): (Vec<u8>, Option<PathBuf>) = match args.emit {
         Emit::Obj => (artifact.object, Some(default_object_path(&args.input))),
         Emit::Ir => (artifact.ir_text.unwrap_or_default().into_bytes(), None),
         Emit::Asm => (artifact.asm_text.unwrap_or_default().into_bytes(), None),
     };
-    match args.output.or(default_output) {
+    let output = args.output.or(default_output);
+    if !embedder_files.is_empty() {
+        let dir = match (&args.emit_dir, &output) {
+            (Some(dir), _) => dir.clone(),
+            (None, Some(path)) if path.as_os_str() != "-" => path.parent().map(Path::to_path_buf).unwrap_or_default(),
+            _ => PathBuf::new(),
+        };
+        if !dir.as_os_str().is_empty() {
+            std::fs::create_dir_all(&dir).map_err(|e| Failure(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        for (file, text) in &embedder_files {
+            write_file(&dir.join(file), text.as_bytes())?;
+        }
+    }
+    match output {
         Some(path) if path.as_os_str() != "-" => write_file(&path, &bytes),
         _ => std::io::stdout()
             .lock()

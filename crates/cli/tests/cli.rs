@@ -178,6 +178,9 @@ const STARTUP_C: &str = r#"
 /* Minimal Cortex-M startup for QEMU mps2-an386 with semihosting exit. */
 extern int main(void);
 extern uint32_t __stack_top;
+/* The lowest stack pointer bulkhead code may use (docs/embedder-abi.md,
+   "Stack limit"); this firmware's stack is the whole RAM below __stack_top. */
+uint32_t __bulkhead_stack_limit;
 
 __attribute__((noreturn)) static void semihost_exit(uint32_t code) {
     /* SYS_EXIT_EXTENDED: {ADP_Stopped_ApplicationExit, code}. */
@@ -188,7 +191,10 @@ __attribute__((noreturn)) static void semihost_exit(uint32_t code) {
     for (;;) {}
 }
 
-void Reset_Handler(void) { semihost_exit((uint32_t)main()); }
+void Reset_Handler(void) {
+    __bulkhead_stack_limit = (uint32_t)&__stack_top - 0x10000u;
+    semihost_exit((uint32_t)main());
+}
 
 /* A bulkhead trap is UDF #code (0xDExx): exit with 100 + code. */
 void fault_c(uint32_t *frame) {
@@ -358,21 +364,21 @@ fn example_links_and_runs_on_qemu() {
 #[test]
 fn unsupported_operator_is_reported_with_function_and_offset() {
     let dir = temp_dir("unsupported");
-    let wat = dir.join("uses_i64.wat");
+    let wat = dir.join("uses_ref.wat");
     std::fs::write(
         &wat,
-        "(module\n  (func (export \"ok\") (result i32) i32.const 1)\n  (func (export \"wide\") (result i32)\n    i64.const 1\n    i32.wrap_i64))\n",
+        "(module\n  (table 1 funcref)\n  (func (export \"ok\") (result i32) i32.const 1)\n  (func (export \"is_null\") (result i32)\n    i32.const 0\n    table.get 0\n    ref.is_null))\n",
     )
     .unwrap();
-    let obj = dir.join("uses_i64.o");
+    let obj = dir.join("uses_ref.o");
     let out = bulkhead().arg("compile").arg(&wat).arg("-o").arg(&obj).output().unwrap();
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.starts_with("bulkhead: error: "), "{stderr}");
-    assert!(stderr.contains("uses_i64.wat"), "{stderr}");
+    assert!(stderr.contains("uses_ref.wat"), "{stderr}");
     assert!(stderr.contains("function 1"), "no function index: {stderr}");
     assert!(stderr.contains("offset 0x"), "no offset: {stderr}");
-    assert!(stderr.contains("i64"), "no operator: {stderr}");
+    assert!(stderr.contains("table.get"), "no operator: {stderr}");
     assert!(!stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"), "{stderr}");
     assert!(!obj.exists(), "a failed compilation must not leave an object behind");
 }

@@ -27,6 +27,7 @@
 mod attributes;
 mod names;
 mod patch;
+pub mod image;
 
 pub use attributes::{build_attributes, ArmArch};
 pub use names::{module_name_from_stem, sanitize, type_id_symbol, validate_module_name, MemorySymbols, SymbolNames};
@@ -800,6 +801,7 @@ impl<'a> Writer<'a> {
                 .get(name)
                 .copied()
                 .ok_or_else(|| format!("relocation to runtime routine `{name}`, which the backend did not provide")),
+            RelocTarget::StackLimit => Ok(self.undefined_symbol(SymbolNames::STACK_LIMIT.to_string())),
         }
     }
 

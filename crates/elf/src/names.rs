@@ -128,6 +128,12 @@ pub struct SymbolNames {
 }
 
 impl SymbolNames {
+    /// The embedder's `uint32_t` holding the lowest address the stack
+    /// pointer may reach; every compiled function that uses stack checks
+    /// it in its prologue and traps (code 9) below it (embedder ABI,
+    /// "Stack limit"). One symbol shared by all modules of a program.
+    pub const STACK_LIMIT: &'static str = "__bulkhead_stack_limit";
+
     /// `module` must be a C identifier (see [`validate_module_name`]).
     pub fn new(module: &str) -> Result<SymbolNames, String> {
         validate_module_name(module)?;

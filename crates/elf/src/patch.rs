@@ -100,6 +100,60 @@ pub fn write_addend(code: &mut [u8], at: usize, kind: RelocKind, addend: i32) ->
     }
 }
 
+/// Reads the addend stored in the field at `at` (the inverse of
+/// [`write_addend`]), checking that the field holds the instruction `kind`
+/// expects. Used by the image linker to resolve REL relocations.
+pub fn read_addend(code: &[u8], at: usize, kind: RelocKind) -> Result<i32, String> {
+    if code.len() < at + 4 {
+        return Err(format!("relocation at {at:#x} runs past the end of its {}-byte section", code.len()));
+    }
+    match kind {
+        RelocKind::Abs32 => Ok(i32::from_le_bytes([code[at], code[at + 1], code[at + 2], code[at + 3]])),
+        RelocKind::ThumbMovwAbsNc | RelocKind::ThumbMovtAbs => {
+            let (hw1, hw2) = (read_u16(code, at), read_u16(code, at + 2));
+            let expected = if kind == RelocKind::ThumbMovwAbsNc { 0xF240 } else { 0xF2C0 };
+            if hw1 & 0xFBF0 != expected || hw2 & 0x8000 != 0 {
+                return Err(format!("expected a MOVW/MOVT instruction, found {hw1:04x} {hw2:04x}"));
+            }
+            let imm = ((hw1 & 0xF) << 12) | (((hw1 >> 10) & 1) << 11) | (((hw2 >> 12) & 7) << 8) | (hw2 & 0xFF);
+            Ok(i32::from(imm as i16))
+        }
+        RelocKind::ThumbCall | RelocKind::ThumbJump24 => {
+            let (hw1, hw2) = (u32::from(read_u16(code, at)), u32::from(read_u16(code, at + 2)));
+            let expected = if kind == RelocKind::ThumbCall { 0xD000 } else { 0x9000 };
+            if hw1 & 0xF800 != 0xF000 || hw2 & 0xD000 != expected {
+                return Err(format!("expected a BL/B.W instruction, found {hw1:04x} {hw2:04x}"));
+            }
+            let s = (hw1 >> 10) & 1;
+            let j1 = (hw2 >> 13) & 1;
+            let j2 = (hw2 >> 11) & 1;
+            let i1 = !(j1 ^ s) & 1;
+            let i2 = !(j2 ^ s) & 1;
+            let offset = (s << 24) | (i1 << 23) | (i2 << 22) | ((hw1 & 0x3FF) << 12) | ((hw2 & 0x7FF) << 1);
+            // Sign-extend the 25-bit offset.
+            Ok(((offset << 7) as i32) >> 7)
+        }
+    }
+}
+
+/// Writes the *resolved* value of a relocation into its field: `value` is
+/// the result of the relocation's formula (the absolute address for ABS32
+/// and MOVW/MOVT, whose halves are taken here; the branch offset
+/// `target - P` for BL/B.W), range-checked like an addend.
+pub fn write_resolved(code: &mut [u8], at: usize, kind: RelocKind, value: u32) -> Result<(), String> {
+    let field = match kind {
+        RelocKind::Abs32 | RelocKind::ThumbCall | RelocKind::ThumbJump24 => value as i32,
+        // The 16-bit immediate holds the half as is; `write_addend` takes
+        // it as the signed value with the same bits.
+        RelocKind::ThumbMovwAbsNc => i32::from(value as u16 as i16),
+        RelocKind::ThumbMovtAbs => i32::from((value >> 16) as u16 as i16),
+    };
+    if code.len() < at + 4 {
+        return Err(format!("relocation at {at:#x} runs past the end of its {}-byte section", code.len()));
+    }
+    write_addend(code, at, kind, field)
+}
+
 /// The Thumb-2 `B.W` instruction with the REL addend of a branch to its
 /// relocation target's entry (A = -4).
 pub const B_W_TO_RELOC_TARGET: [u8; 4] = [0xFF, 0xF7, 0xFE, 0xBF];
@@ -135,6 +189,36 @@ mod tests {
         assert_eq!(patched(movw_r3, RelocKind::ThumbMovwAbsNc, 0x1234), [0x41, 0xF2, 0x34, 0x23]);
         assert_eq!(patched(movt_r3, RelocKind::ThumbMovtAbs, 0x1234), [0xC1, 0xF2, 0x34, 0x23]);
         assert_eq!(patched(movw_r3, RelocKind::ThumbMovwAbsNc, 0), movw_r3);
+    }
+
+    #[test]
+    fn read_addend_inverts_write_addend() {
+        let cases: [([u8; 4], RelocKind, &[i32]); 5] = [
+            ([0x00, 0xF0, 0x00, 0xF8], RelocKind::ThumbCall, &[-4, 4, 0, -(1 << 24), (1 << 24) - 2, 0x12_3456]),
+            ([0x00, 0xF0, 0x00, 0xB8], RelocKind::ThumbJump24, &[-4, 1000, -0x8_0000]),
+            ([0x40, 0xF2, 0x00, 0x03], RelocKind::ThumbMovwAbsNc, &[0, 0x1234, -1, -32768, 32767]),
+            ([0xC0, 0xF2, 0x00, 0x03], RelocKind::ThumbMovtAbs, &[0, 0x1234, -2]),
+            ([0; 4], RelocKind::Abs32, &[0, -1, i32::MIN, 0x2000_0001]),
+        ];
+        for (bytes, kind, addends) in cases {
+            for &a in addends {
+                let mut code = bytes.to_vec();
+                write_addend(&mut code, 0, kind, a).unwrap();
+                assert_eq!(read_addend(&code, 0, kind), Ok(a), "{kind:?} {a}");
+            }
+        }
+        assert!(read_addend(&[0x00, 0xBF, 0x00, 0xBF], 0, RelocKind::ThumbCall).is_err());
+        assert!(read_addend(&[0x00, 0xBF], 0, RelocKind::Abs32).is_err());
+    }
+
+    // `movw r3, #:lower16:0x2021_8765` / `movt r3, #:upper16:...` resolved
+    // by GNU ld: 48f2 6573 / c2f2 2103.
+    #[test]
+    fn resolved_movw_movt_halves() {
+        let mut code = vec![0x40, 0xF2, 0x00, 0x03, 0xC0, 0xF2, 0x00, 0x03];
+        write_resolved(&mut code, 0, RelocKind::ThumbMovwAbsNc, 0x2021_8765).unwrap();
+        write_resolved(&mut code, 4, RelocKind::ThumbMovtAbs, 0x2021_8765).unwrap();
+        assert_eq!(code, [0x48, 0xF2, 0x65, 0x73, 0xC2, 0xF2, 0x21, 0x03]);
     }
 
     #[test]

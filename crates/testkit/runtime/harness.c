@@ -67,6 +67,13 @@ extern uint32_t __bss_start[], __bss_end[];
 extern uint8_t __text_start[], __text_end[];
 extern uint8_t __stack_guard[], __psp_limit[];
 
+/* The lowest SP compiled code may use (embedder ABI, "Stack limit"):
+ * prologues trap with UDF #9 below it. Set in bh_main to the bottom of the
+ * call-loop stack (PSP) plus room for the exception frame the trap itself
+ * stacks (up to 26 words with FP state), above the MPU guard. */
+uint32_t __bulkhead_stack_limit;
+#define BH_STACK_LIMIT_MARGIN 256u
+
 #define REG32(addr) (*(volatile uint32_t *)(addr))
 #define SCB_CPACR REG32(0xE000ED88u)
 #define SCB_SHCSR REG32(0xE000ED24u)
@@ -340,6 +347,7 @@ void __attribute__((noreturn, used)) bh_main(void) {
 #endif
     __asm__ volatile("dsb\n\tisb" ::: "memory");
 
+    __bulkhead_stack_limit = (uint32_t)__psp_limit + BH_STACK_LIMIT_MARGIN;
     run_calls();
     for (uint32_t j = 0; j < bh_num_modules && j < BH_MAX_MODULES; j++) {
         if (!bh_instantiated[j])

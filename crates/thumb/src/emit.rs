@@ -4,7 +4,7 @@
 
 use crate::isa::asm::{Asm, Cond, DpOp, MemSize, Reg as PReg, Shift};
 use crate::isa::encode::modified_imm;
-use crate::machinst::{BitOp, MInst, Reg, Rhs};
+use crate::machinst::{BitOp, Cmp64, MInst, Reg, Rhs};
 use crate::output::{CompiledFunction, Reloc, RelocKind, RelocTarget};
 use bulkhead_ir::TrapCode;
 use core::fmt::Write;
@@ -273,6 +273,7 @@ fn reloc_name(r: &Reloc) -> String {
         RelocTarget::TableSize(t) => format!("table{t}_size"),
         RelocTarget::FuncDescriptor(n) => format!("func{n}_descriptor"),
         RelocTarget::TypeId(n) => format!("type{n}_id"),
+        RelocTarget::StackLimit => "stack_limit".to_string(),
     };
     if r.addend != 0 {
         format!("{kind} {target}{:+}", r.addend)
@@ -415,6 +416,81 @@ impl Frame {
         Ok(())
     }
 
+    /// Whether the prologue checks the stack limit: every function that
+    /// pushes registers or allocates stack (all non-leaf functions push
+    /// LR); leaf functions with an empty frame cannot overflow.
+    pub fn needs_stack_check(&self) -> bool {
+        self.push_mask != 0 || self.frame_size > 0
+    }
+
+    /// Bytes the prologue moves SP down by.
+    pub fn total_bytes(&self) -> u32 {
+        self.pushed_bytes() + self.frame_size
+    }
+
+    /// The stack-limit check, first thing in the prologue (before anything
+    /// is pushed): trap (branch to `trap`, a `udf #9` island) unless
+    /// `SP - total_bytes >= limit`, i.e. `SP >= limit + total_bytes`:
+    ///
+    /// ```text
+    ///   movw r12, #:lower16:limit ; movt r12, #:upper16:limit
+    ///   ldr.w r12, [r12]
+    ///   addw r12, r12, #total_bytes
+    ///   cmp.w sp, r12
+    ///   blo trap
+    /// ```
+    /// R12 (IP) is free at entry under the AAPCS (not an argument register,
+    /// may be corrupted by veneers).
+    pub fn emit_stack_check(&self, buf: &mut MachBuffer, trap: Label) -> Result<(), String> {
+        let ip = PReg::R12;
+        buf.put_reloc(
+            Asm::MovW { rd: ip, imm16: 0 },
+            RelocKind::ThumbMovwAbsNc,
+            RelocTarget::StackLimit,
+            0,
+        )?;
+        buf.put_reloc(
+            Asm::MovT { rd: ip, imm16: 0 },
+            RelocKind::ThumbMovtAbs,
+            RelocTarget::StackLimit,
+            0,
+        )?;
+        buf.put(Asm::Ldr {
+            size: MemSize::Word,
+            signed: false,
+            rt: ip,
+            rn: ip,
+            imm: 0,
+        })?;
+        // The frame is at most 4095 + 40 bytes (emit_prologue refuses
+        // more), so at most two ADDWs.
+        let mut rest = self.total_bytes();
+        while rest > 0 {
+            let step = rest.min(4095);
+            buf.put(Asm::AddW {
+                rd: ip,
+                rn: ip,
+                imm12: step as u16,
+            })?;
+            rest -= step;
+        }
+        buf.put(Asm::DpReg {
+            op: DpOp::Cmp,
+            s: true,
+            rd: PReg::PC,
+            rn: PReg::SP,
+            rm: ip,
+            shift: Shift::NONE,
+        })?;
+        buf.put_branch(
+            Asm::BranchW {
+                cond: Some(Cond::Lo),
+                offset: 0,
+            },
+            trap,
+        )
+    }
+
     pub fn emit_epilogue(&self, buf: &mut MachBuffer) -> Result<(), String> {
         if self.frame_size > 0 {
             buf.put(Asm::AddSp {
@@ -467,6 +543,87 @@ fn put_cmp(buf: &mut MachBuffer, rn: PReg, rhs: Rhs) -> Result<(), String> {
             imm,
         }),
     }
+}
+
+/// `cmp alo, blo; sbcs tmp, ahi, bhi`: N, V and C as for the 64-bit
+/// subtraction `a - b` (signed lt/ge, unsigned lo/hs); Z only reflects the
+/// high word.
+fn put_cmp64(buf: &mut MachBuffer, c: &Cmp64, tmp: PReg) -> Result<(), String> {
+    buf.put(Asm::DpReg {
+        op: DpOp::Cmp,
+        s: true,
+        rd: PReg::PC,
+        rn: r(c.alo),
+        rm: r(c.blo),
+        shift: Shift::NONE,
+    })?;
+    buf.put(Asm::DpReg {
+        op: DpOp::Sbc,
+        s: true,
+        rd: tmp,
+        rn: r(c.ahi),
+        rm: r(c.bhi),
+        shift: Shift::NONE,
+    })
+}
+
+/// After a comparison: `rd = cond ? 1 : 0`.
+fn put_set(buf: &mut MachBuffer, cond: Cond, rd: PReg) -> Result<(), String> {
+    buf.put(Asm::It {
+        firstcond: cond,
+        mask: it_mask(cond, true),
+    })?;
+    buf.put_pred(
+        Asm::DpImm {
+            op: DpOp::Mov,
+            s: false,
+            rd,
+            rn: PReg::PC,
+            imm: 1,
+        },
+        cond,
+    )?;
+    buf.put_pred(
+        Asm::DpImm {
+            op: DpOp::Mov,
+            s: false,
+            rd,
+            rn: PReg::PC,
+            imm: 0,
+        },
+        cond.invert(),
+    )
+}
+
+/// After a comparison: `rd = cond ? rt : rf`.
+fn put_select(buf: &mut MachBuffer, cond: Cond, rd: PReg, rt: PReg, rf: PReg) -> Result<(), String> {
+    match (rd == rt, rd == rf) {
+        (true, true) => {}
+        (true, false) => {
+            let c = cond.invert();
+            buf.put(Asm::It {
+                firstcond: c,
+                mask: it_mask(c, false),
+            })?;
+            buf.put_pred(Asm::MovReg { rd, rm: rf }, c)?;
+        }
+        (false, true) => {
+            buf.put(Asm::It {
+                firstcond: cond,
+                mask: it_mask(cond, false),
+            })?;
+            buf.put_pred(Asm::MovReg { rd, rm: rt }, cond)?;
+        }
+        (false, false) => {
+            buf.put(Asm::It {
+                firstcond: cond,
+                mask: it_mask(cond, true),
+            })?;
+            buf.put_pred(Asm::MovReg { rd, rm: rt }, cond)?;
+            buf.put_pred(Asm::MovReg { rd, rm: rf }, cond.invert())?;
+        }
+    }
+    Ok(())
 }
 
 /// Any 32-bit constant into `rd`.
@@ -524,7 +681,7 @@ pub struct EmitCtx<'a> {
 }
 
 impl EmitCtx<'_> {
-    fn trap_label(&mut self, buf: &mut MachBuffer, code: TrapCode) -> Label {
+    pub fn trap_label(&mut self, buf: &mut MachBuffer, code: TrapCode) -> Label {
         if let Some(&(_, l)) = self.trap_labels.iter().find(|(c, _)| *c == code) {
             return l;
         }
@@ -685,31 +842,81 @@ impl EmitCtx<'_> {
             }
             MInst::CmpSet { cond, rd, rn, rhs } => {
                 put_cmp(buf, r(rn), rhs)?;
-                buf.put(Asm::It {
-                    firstcond: cond,
-                    mask: it_mask(cond, true),
+                put_set(buf, cond, r(rd))?;
+            }
+            MInst::CmpSet64 { cond, rd, ref c } => {
+                put_cmp64(buf, c, r(rd))?;
+                put_set(buf, cond, r(rd))?;
+            }
+            MInst::CmpSelect64 {
+                cond,
+                rd,
+                ref c,
+                tmp,
+                rt,
+                rf,
+            } => {
+                put_cmp64(buf, c, r(tmp))?;
+                put_select(buf, cond, r(rd), r(rt), r(rf))?;
+            }
+            MInst::TrapIf64 {
+                cond,
+                ref c,
+                tmp,
+                code,
+            } => {
+                put_cmp64(buf, c, r(tmp))?;
+                let l = self.trap_label(buf, code);
+                buf.put_branch(
+                    Asm::BranchW {
+                        cond: Some(cond),
+                        offset: 0,
+                    },
+                    l,
+                )?;
+            }
+            MInst::Mla { rd, rn, rm, ra } => buf.put(Asm::Mla {
+                rd: r(rd),
+                rn: r(rn),
+                rm: r(rm),
+                ra: r(ra),
+            })?,
+            MInst::Umull { rdlo, rdhi, rn, rm } => buf.put(Asm::Umull {
+                rdlo: r(rdlo),
+                rdhi: r(rdhi),
+                rn: r(rn),
+                rm: r(rm),
+            })?,
+            MInst::Alu64 {
+                sub,
+                dlo,
+                dhi,
+                alo,
+                ahi,
+                blo,
+                bhi,
+            } => {
+                let (lo_op, hi_op) = if sub {
+                    (DpOp::Sub, DpOp::Sbc)
+                } else {
+                    (DpOp::Add, DpOp::Adc)
+                };
+                buf.put(Asm::DpReg {
+                    op: lo_op,
+                    s: true,
+                    rd: r(dlo),
+                    rn: r(alo),
+                    rm: r(blo),
+                    shift: Shift::NONE,
                 })?;
-                let rd = r(rd);
-                buf.put_pred(
-                    Asm::DpImm {
-                        op: DpOp::Mov,
-                        s: false,
-                        rd,
-                        rn: PReg::PC,
-                        imm: 1,
-                    },
-                    cond,
-                )?;
-                buf.put_pred(
-                    Asm::DpImm {
-                        op: DpOp::Mov,
-                        s: false,
-                        rd,
-                        rn: PReg::PC,
-                        imm: 0,
-                    },
-                    cond.invert(),
-                )?;
+                buf.put(Asm::DpReg {
+                    op: hi_op,
+                    s: false,
+                    rd: r(dhi),
+                    rn: r(ahi),
+                    rm: r(bhi),
+                    shift: Shift::NONE,
+                })?;
             }
             MInst::CmpSelect {
                 cond,
@@ -719,34 +926,8 @@ impl EmitCtx<'_> {
                 rt,
                 rf,
             } => {
-                let (rd, rt, rf) = (r(rd), r(rt), r(rf));
                 put_cmp(buf, r(rn), rhs)?;
-                match (rd == rt, rd == rf) {
-                    (true, true) => {}
-                    (true, false) => {
-                        let c = cond.invert();
-                        buf.put(Asm::It {
-                            firstcond: c,
-                            mask: it_mask(c, false),
-                        })?;
-                        buf.put_pred(Asm::MovReg { rd, rm: rf }, c)?;
-                    }
-                    (false, true) => {
-                        buf.put(Asm::It {
-                            firstcond: cond,
-                            mask: it_mask(cond, false),
-                        })?;
-                        buf.put_pred(Asm::MovReg { rd, rm: rt }, cond)?;
-                    }
-                    (false, false) => {
-                        buf.put(Asm::It {
-                            firstcond: cond,
-                            mask: it_mask(cond, true),
-                        })?;
-                        buf.put_pred(Asm::MovReg { rd, rm: rt }, cond)?;
-                        buf.put_pred(Asm::MovReg { rd, rm: rf }, cond.invert())?;
-                    }
-                }
+                put_select(buf, cond, r(rd), r(rt), r(rf))?;
             }
             MInst::Load {
                 size,
@@ -923,37 +1104,18 @@ impl EmitCtx<'_> {
                 taken,
                 not_taken,
             } => {
-                let (taken, not_taken) = (
-                    self.forward[taken as usize],
-                    self.forward[not_taken as usize],
-                );
                 put_cmp(buf, r(rn), rhs)?;
-                if next_block == Some(taken) {
-                    buf.put_branch(
-                        Asm::BranchW {
-                            cond: Some(cond.invert()),
-                            offset: 0,
-                        },
-                        self.block_labels[not_taken as usize],
-                    )?;
-                } else {
-                    buf.put_branch(
-                        Asm::BranchW {
-                            cond: Some(cond),
-                            offset: 0,
-                        },
-                        self.block_labels[taken as usize],
-                    )?;
-                    if next_block != Some(not_taken) {
-                        buf.put_branch(
-                            Asm::BranchW {
-                                cond: None,
-                                offset: 0,
-                            },
-                            self.block_labels[not_taken as usize],
-                        )?;
-                    }
-                }
+                self.put_cond_branch(buf, cond, taken, not_taken, next_block)?;
+            }
+            MInst::CondBr64 {
+                cond,
+                ref c,
+                tmp,
+                taken,
+                not_taken,
+            } => {
+                put_cmp64(buf, c, r(tmp))?;
+                self.put_cond_branch(buf, cond, taken, not_taken, next_block)?;
             }
             MInst::BrTable {
                 idx,
@@ -1000,8 +1162,66 @@ impl EmitCtx<'_> {
                     .collect();
                 buf.put_tbh_table(base, &labels);
             }
+            MInst::StoreResult { rt, slot } => buf.put(Asm::Str {
+                size: MemSize::Word,
+                rt: r(rt),
+                rn: PReg::SP,
+                imm: self.frame.incoming_arg_offset(slot) as i32,
+            })?,
             MInst::Ret { .. } => self.frame.emit_epilogue(buf)?,
+            MInst::LoadOutArg { rd, offset } => buf.put(Asm::Ldr {
+                size: MemSize::Word,
+                signed: false,
+                rt: r(rd),
+                rn: PReg::SP,
+                imm: offset as i32,
+            })?,
         }
+        Ok(())
+    }
+
+    /// The branches after a comparison: to `taken` if `cond` holds, else to
+    /// `not_taken`, falling through to `next_block` where possible.
+    fn put_cond_branch(
+        &mut self,
+        buf: &mut MachBuffer,
+        cond: Cond,
+        taken: u32,
+        not_taken: u32,
+        next_block: Option<u32>,
+    ) -> Result<(), String> {
+        let (taken, not_taken) = (
+            self.forward[taken as usize],
+            self.forward[not_taken as usize],
+        );
+        {
+                if next_block == Some(taken) {
+                    buf.put_branch(
+                        Asm::BranchW {
+                            cond: Some(cond.invert()),
+                            offset: 0,
+                        },
+                        self.block_labels[not_taken as usize],
+                    )?;
+                } else {
+                    buf.put_branch(
+                        Asm::BranchW {
+                            cond: Some(cond),
+                            offset: 0,
+                        },
+                        self.block_labels[taken as usize],
+                    )?;
+                    if next_block != Some(not_taken) {
+                        buf.put_branch(
+                            Asm::BranchW {
+                                cond: None,
+                                offset: 0,
+                            },
+                            self.block_labels[not_taken as usize],
+                        )?;
+                    }
+                }
+            }
         Ok(())
     }
 }

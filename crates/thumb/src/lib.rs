@@ -25,9 +25,14 @@
 //! MOVW/MOVT pairs carry 0, `bl` carries -4 (`bl .`, as assemblers emit).
 //! Runtime routines (`memmove`, `memset`) come from [`runtime_functions`].
 //!
-//! Only i32 and `addr<k>` values are lowered so far; anything else (i64,
-//! f32, f64) is a [`BackendError`] of kind [`BackendErrorKind::Unsupported`]
-//! naming the instruction (bugs are [`BackendErrorKind::Internal`]).
+//! i32, i64 (register pairs: see [`lower::ValueRegs`]) and `addr<k>`
+//! values are lowered; floats (f32, f64) are a [`BackendError`] of kind
+//! [`BackendErrorKind::Unsupported`] naming the instruction (bugs are
+//! [`BackendErrorKind::Internal`]). Calls follow the AAPCS
+//! ([`lower::aapcs_locations`]); 64-bit division calls the runtime routines
+//! `udivmod64`/`sdivmod64`. Every function with a non-empty frame checks
+//! the embedder's stack limit in its prologue
+//! ([`emit::Frame::emit_stack_check`]).
 //! Funcrefs are i32 descriptor addresses; `call_ref` is `ldr` of the
 //! descriptor's code word and `blx`, with the argument setup of direct calls.
 
@@ -38,6 +43,7 @@ pub mod lower;
 pub mod machinst;
 pub mod output;
 pub mod runtime;
+pub mod startup;
 pub mod target;
 pub mod vcode;
 
@@ -107,6 +113,10 @@ fn emit_body(
         forward,
         trap_labels: Vec::new(),
     };
+    if frame.needs_stack_check() {
+        let trap = cx.trap_label(buf, bulkhead_ir::TrapCode::StackExhausted);
+        frame.emit_stack_check(buf, trap)?;
+    }
     frame.emit_prologue(buf)?;
     for (pos, &b) in emitted.iter().enumerate() {
         let label = cx.block_labels[b];

@@ -7,13 +7,13 @@
 
 use crate::isa::asm::{Cond, DpOp, MemSize, ShiftKind};
 use crate::isa::encode::modified_imm;
-use crate::machinst::{preg, BitOp, BlockIndex, MInst, Reg, Rhs};
+use crate::machinst::{preg, BitOp, BlockIndex, Cmp64, MInst, Reg, Rhs};
 use crate::output::RelocTarget;
 use crate::target::ModuleInfo;
 use crate::vcode::{VBlockBuilder, VCode};
 use bulkhead_ir::{
-    BinaryOp, Block, Function, Inst, InstData, IntCC, LoadKind, StoreKind, TrapCode, Type, UnaryOp,
-    Value, ValueDef,
+    BinaryOp, Block, ConvertOp, Function, Inst, InstData, IntCC, LoadKind, StoreKind, TrapCode,
+    Type, UnaryOp, Value, ValueDef,
 };
 use regalloc2::{PRegSet, VReg};
 
@@ -37,9 +37,41 @@ mod generated {
 }
 
 pub type Unit = ();
-/// The result register of an instruction, if it has a result. Calls with
-/// several results alias the extra ones themselves.
-pub type InstOutput = Option<Reg>;
+/// The result registers of an instruction, if it has a result. Calls with
+/// several results alias all of them themselves and output nothing.
+pub type InstOutput = Option<ValueRegs>;
+
+/// The registers of one value: one for i32 and addresses, a (low, high)
+/// pair for i64 (like Cranelift's `ValueRegs`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct ValueRegs {
+    pub lo: Reg,
+    pub hi: Option<Reg>,
+}
+
+impl ValueRegs {
+    pub fn one(r: Reg) -> ValueRegs {
+        ValueRegs { lo: r, hi: None }
+    }
+    pub fn pair(lo: Reg, hi: Reg) -> ValueRegs {
+        ValueRegs { lo, hi: Some(hi) }
+    }
+}
+
+/// A comparison whose flags a conditional instruction consumes: 32-bit
+/// `cmp rn, rhs`, or a 64-bit ordered comparison of register pairs.
+#[derive(Copy, Clone, Debug)]
+pub enum Flags {
+    Cmp { cond: Cond, rn: Reg, rhs: Rhs },
+    Cmp64 { cond: Cond, a: ValueRegs, b: ValueRegs },
+}
+
+/// A base register plus an immediate offset for word accesses (for an i64
+/// pair, `off + 4` fits the immediate too).
+#[derive(Copy, Clone, Debug)]
+pub enum AMode {
+    RegOff { base: Reg, off: u32 },
+}
 
 /// The physical register holding the pinned memory base.
 pub const PINNED_BASE: u8 = 11;
@@ -57,8 +89,9 @@ struct Lower<'a> {
     pinned: Option<u32>,
     /// Values read by an already-lowered user (lowering goes backwards).
     used: Vec<bool>,
-    /// Value `v`'s register is vreg `v`; a lowered instruction aliases its
-    /// result vreg to the register the rules produced.
+    /// Value `v`'s register is vreg `v` (the low half for i64, whose high
+    /// half is vreg `values.len() + v`); a lowered instruction aliases its
+    /// result vregs to the registers the rules produced.
     aliases: Vec<Option<Reg>>,
     next_vreg: usize,
     /// MInsts of the IR instruction being lowered, in forward order.
@@ -135,6 +168,52 @@ impl<'a> Lower<'a> {
         Reg::virt(v.index())
     }
 
+    /// The vreg of the high half of i64 value `v`.
+    fn value_vreg_hi(&self, v: Value) -> Reg {
+        Reg::virt(self.func.values.len() + v.index())
+    }
+
+    fn is_i64(&self, v: Value) -> bool {
+        self.func.value_type(v) == Type::I64
+    }
+
+    /// The registers of `v`: a pair for i64.
+    fn use_value_regs(&mut self, v: Value) -> ValueRegs {
+        let lo = self.use_value(v);
+        if self.is_i64(v) {
+            ValueRegs::pair(lo, self.value_vreg_hi(v))
+        } else {
+            ValueRegs::one(lo)
+        }
+    }
+
+    /// Aliases the result vregs of value `v` to `regs`.
+    fn alias_value(&mut self, v: Value, regs: ValueRegs) {
+        self.aliases[v.index()] = Some(regs.lo);
+        if let Some(hi) = regs.hi {
+            let h = self.func.values.len() + v.index();
+            self.aliases[h] = Some(hi);
+        }
+    }
+
+    /// The vregs of `v` as register words (one, or lo/hi), for block
+    /// arguments and fixed-register operands.
+    fn value_words(&mut self, v: Value) -> Vec<Reg> {
+        let r = self.use_value_regs(v);
+        let lo = match r.lo {
+            Reg::Virt(_) => r.lo,
+            Reg::Phys(_) => {
+                let d = self.fresh();
+                self.cur.push(MInst::Mov { rd: d, rm: r.lo });
+                d
+            }
+        };
+        match r.hi {
+            Some(hi) => vec![lo, hi],
+            None => vec![lo],
+        }
+    }
+
     fn is_pinned_base(&self, v: Value) -> bool {
         match (self.pinned, self.func.value_def(v)) {
             (Some(k), ValueDef::Result(i, 0)) => {
@@ -150,20 +229,6 @@ impl<'a> Lower<'a> {
         }
         self.used[v.index()] = true;
         self.value_vreg(v)
-    }
-
-    /// A virtual register holding `v` (copies the pinned base out of R11:
-    /// block arguments and fixed-register uses need vregs).
-    fn use_value_vreg(&mut self, v: Value) -> Reg {
-        let r = self.use_value(v);
-        match r {
-            Reg::Virt(_) => r,
-            Reg::Phys(_) => {
-                let d = self.fresh();
-                self.cur.push(MInst::Mov { rd: d, rm: r });
-                d
-            }
-        }
     }
 
     fn emit(&mut self, inst: MInst) {
@@ -183,19 +248,11 @@ impl<'a> Lower<'a> {
         }
     }
 
-    /// Like [`Lower::fail`], for a valid construct not lowered yet.
-    fn fail_unsupported(&mut self, msg: String) {
-        if self.error.is_none() {
-            self.error = Some(msg);
-            self.error_unsupported = true;
-        }
-    }
-
     /// Fixed-register uses need distinct vregs (the same value passed twice
     /// gets a copy) and no physical registers.
-    fn fixed_uses(&mut self, regs: &[Reg]) -> Vec<(Reg, u8)> {
+    fn fixed_uses(&mut self, regs: &[(Reg, u8)]) -> Vec<(Reg, u8)> {
         let mut out: Vec<(Reg, u8)> = Vec::new();
-        for (n, &r) in regs.iter().enumerate() {
+        for &(r, n) in regs {
             let r = if matches!(r, Reg::Phys(_)) || out.iter().any(|(o, _)| *o == r) {
                 let d = self.fresh();
                 self.emit(MInst::Mov { rd: d, rm: r });
@@ -203,43 +260,87 @@ impl<'a> Lower<'a> {
             } else {
                 r
             };
-            out.push((r, n as u8));
+            out.push((r, n));
         }
         out
     }
 
+    /// A call with i32-sized arguments and results only (runtime routines).
     fn call(&mut self, target: RelocTarget, args: &[Reg], nresults: usize) -> Vec<Reg> {
-        self.call_to(Callee::Direct(target), args, nresults)
+        let words: Vec<Word> = args
+            .iter()
+            .enumerate()
+            .map(|(n, &r)| (r, aapcs_word(n)))
+            .collect();
+        let results: Vec<ArgLoc> = (0..nresults as u8).map(ArgLoc::Reg).collect();
+        self.call_to(Callee::Direct(target), &words, &results)
+    }
+
+    /// The argument words of a call with arguments `args` (AAPCS
+    /// locations), or an unsupported-construct error.
+    fn arg_words(&mut self, args: &[Value]) -> Vec<Word> {
+        let tys: Vec<Type> = args.iter().map(|&a| self.func.value_type(a)).collect();
+        let locs = aapcs_locations(&tys);
+        let mut words = Vec::new();
+        for (&a, loc) in args.iter().zip(locs) {
+            let regs = self.value_words(a);
+            for (r, l) in regs.into_iter().zip(loc) {
+                words.push((r, l));
+            }
+        }
+        words
     }
 
     /// An AAPCS call: stack arguments stored, register arguments and
-    /// results as fixed operands, the other caller-saved registers clobbered.
-    fn call_to(&mut self, callee: Callee, args: &[Reg], nresults: usize) -> Vec<Reg> {
+    /// register results as fixed operands, the other caller-saved
+    /// registers clobbered; result words on the stack (see
+    /// [`result_locations`]) are loaded from the outgoing area after the
+    /// call.
+    fn call_to(&mut self, callee: Callee, args: &[Word], results: &[ArgLoc]) -> Vec<Reg> {
         self.has_calls = true;
-        let (reg_args, stack_args) = args.split_at(args.len().min(4));
-        for (i, &r) in stack_args.iter().enumerate() {
-            let r = if let Reg::Phys(_) = r {
-                let d = self.fresh();
-                self.emit(MInst::Mov { rd: d, rm: r });
-                d
-            } else {
-                r
-            };
-            self.emit(MInst::StoreOutArg {
-                rt: r,
-                offset: 4 * i as u32,
-            });
+        let mut reg_args = Vec::new();
+        let mut stack_bytes = 0;
+        for &(r, loc) in args {
+            match loc {
+                ArgLoc::Reg(n) => reg_args.push((r, n)),
+                ArgLoc::Stack(offset) => {
+                    let r = if let Reg::Phys(_) = r {
+                        let d = self.fresh();
+                        self.emit(MInst::Mov { rd: d, rm: r });
+                        d
+                    } else {
+                        r
+                    };
+                    self.emit(MInst::StoreOutArg { rt: r, offset });
+                    stack_bytes = stack_bytes.max(offset + 4);
+                }
+            }
         }
-        self.outgoing_args = self.outgoing_args.max(4 * stack_args.len() as u32);
-        let uses = self.fixed_uses(reg_args);
-        let defs: Vec<(Reg, u8)> = (0..nresults).map(|n| (self.fresh(), n as u8)).collect();
+        for &loc in results {
+            if let ArgLoc::Stack(offset) = loc {
+                stack_bytes = stack_bytes.max(offset + 4);
+            }
+        }
+        // The outgoing area keeps SP 8-byte aligned (the frame rounds it).
+        self.outgoing_args = self.outgoing_args.max(stack_bytes);
+        let uses = self.fixed_uses(&reg_args);
+        let mut out_regs = Vec::with_capacity(results.len());
+        let mut defs: Vec<(Reg, u8)> = Vec::new();
+        let mut loads = Vec::new();
+        for &loc in results {
+            let r = self.fresh();
+            out_regs.push(r);
+            match loc {
+                ArgLoc::Reg(n) => defs.push((r, n)),
+                ArgLoc::Stack(offset) => loads.push(MInst::LoadOutArg { rd: r, offset }),
+            }
+        }
         let mut clobbers = PRegSet::empty();
         for n in [0u8, 1, 2, 3, 12] {
             if !defs.iter().any(|&(_, d)| d == n) {
                 clobbers.add(preg(n));
             }
         }
-        let results = defs.iter().map(|&(r, _)| r).collect();
         match callee {
             Callee::Direct(target) => self.emit(MInst::Call {
                 target,
@@ -254,7 +355,10 @@ impl<'a> Lower<'a> {
                 clobbers,
             }),
         }
-        results
+        for l in loads {
+            self.emit(l);
+        }
+        out_regs
     }
 
     fn mov_addr(&mut self, target: RelocTarget) -> Reg {
@@ -268,27 +372,99 @@ impl<'a> Lower<'a> {
     }
 }
 
+/// Where one 32-bit word of an argument goes (AAPCS).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ArgLoc {
+    /// Core register r0-r3.
+    Reg(u8),
+    /// Byte offset in the stack argument area (from SP at the call).
+    Stack(u32),
+}
+
+/// A register word and where it is passed.
+type Word = (Reg, ArgLoc);
+
+/// The location of the `n`th of a list of i32 words.
+fn aapcs_word(n: usize) -> ArgLoc {
+    if n < 4 {
+        ArgLoc::Reg(n as u8)
+    } else {
+        ArgLoc::Stack(4 * (n as u32 - 4))
+    }
+}
+
+/// AAPCS (base standard, §6.5) locations of the words of each value:
+/// 32-bit values take the next core register or the next stack word; i64
+/// takes an even/odd register pair (skipping an odd register) or, once the
+/// registers are exhausted, an 8-byte aligned stack slot, and is never
+/// split between registers and stack; after the first stack argument no
+/// later one uses a register.
+pub fn aapcs_locations(tys: &[Type]) -> Vec<Vec<ArgLoc>> {
+    let mut ncrn = 0u8;
+    let mut nsaa = 0u32;
+    let mut out = Vec::with_capacity(tys.len());
+    for &ty in tys {
+        if ty == Type::I64 {
+            ncrn += ncrn % 2;
+            if ncrn + 2 <= 4 {
+                out.push(vec![ArgLoc::Reg(ncrn), ArgLoc::Reg(ncrn + 1)]);
+                ncrn += 2;
+            } else {
+                ncrn = 4;
+                nsaa = nsaa.next_multiple_of(8);
+                out.push(vec![ArgLoc::Stack(nsaa), ArgLoc::Stack(nsaa + 4)]);
+                nsaa += 8;
+            }
+        } else if ncrn < 4 {
+            out.push(vec![ArgLoc::Reg(ncrn)]);
+            ncrn += 1;
+        } else {
+            out.push(vec![ArgLoc::Stack(nsaa)]);
+            nsaa += 4;
+        }
+    }
+    out
+}
+
+/// Where results go: bulkhead assigns results like arguments (AAPCS
+/// rules), so one i32 is in r0 and one i64 in r0:r1 as the AAPCS requires;
+/// several results (wasm multi-value, bulkhead's own convention) take
+/// r0-r3 in order (i64 in even pairs) and then stack words in a *result
+/// area* the caller reserves in its outgoing-argument area right after the
+/// stack arguments (at the 8-aligned end of the argument words). The
+/// callee stores them there before returning; the offsets are from SP at
+/// the call, i.e. from the callee's incoming-argument base.
+pub fn result_locations(params: &[Type], results: &[Type]) -> Vec<Vec<ArgLoc>> {
+    let args_end = aapcs_locations(params)
+        .iter()
+        .flatten()
+        .filter_map(|l| match l {
+            ArgLoc::Stack(o) => Some(o + 4),
+            ArgLoc::Reg(_) => None,
+        })
+        .max()
+        .unwrap_or(0)
+        .next_multiple_of(8);
+    aapcs_locations(results)
+        .into_iter()
+        .map(|words| {
+            words
+                .into_iter()
+                .map(|l| match l {
+                    ArgLoc::Reg(n) => ArgLoc::Reg(n),
+                    ArgLoc::Stack(o) => ArgLoc::Stack(args_end + o),
+                })
+                .collect()
+        })
+        .collect()
+}
+
 /// What a call branches to.
 enum Callee {
     /// `bl` with a relocation.
     Direct(RelocTarget),
     /// `blx` through a register holding the code address | 1.
     Indirect(Reg),
-}
-
-fn cond_of(cc: IntCC) -> Cond {
-    match cc {
-        IntCC::Eq => Cond::Eq,
-        IntCC::Ne => Cond::Ne,
-        IntCC::LtS => Cond::Lt,
-        IntCC::LtU => Cond::Lo,
-        IntCC::GtS => Cond::Gt,
-        IntCC::GtU => Cond::Hi,
-        IntCC::LeS => Cond::Le,
-        IntCC::LeU => Cond::Ls,
-        IntCC::GeS => Cond::Ge,
-        IntCC::GeU => Cond::Hs,
-    }
 }
 
 impl<'a> generated::Context for Lower<'a> {
@@ -348,7 +524,140 @@ impl<'a> generated::Context for Lower<'a> {
         self.use_value(v)
     }
     fn output_reg(&mut self, r: Reg) -> InstOutput {
+        Some(ValueRegs::one(r))
+    }
+    fn output_regs(&mut self, r: ValueRegs) -> InstOutput {
         Some(r)
+    }
+    fn put_in_regs(&mut self, v: Value) -> ValueRegs {
+        let r = self.use_value_regs(v);
+        if r.hi.is_none() {
+            self.fail(format!("internal error: {v} is not an i64 value"));
+            return ValueRegs::pair(r.lo, r.lo);
+        }
+        r
+    }
+    fn value_regs(&mut self, lo: Reg, hi: Reg) -> ValueRegs {
+        ValueRegs::pair(lo, hi)
+    }
+    fn regs_lo(&mut self, r: ValueRegs) -> Reg {
+        r.lo
+    }
+    fn regs_hi(&mut self, r: ValueRegs) -> Reg {
+        match r.hi {
+            Some(h) => h,
+            None => {
+                self.fail("internal error: high half of a 32-bit value".to_string());
+                r.lo
+            }
+        }
+    }
+    fn shift_small(&mut self, k: u32) -> Option<u8> {
+        (1..=31).contains(&k).then_some(k as u8)
+    }
+    fn shift_big(&mut self, k: u32) -> Option<u8> {
+        (32..=63).contains(&k).then(|| (k - 32) as u8)
+    }
+    fn u8_rsub32(&mut self, k: u8) -> u8 {
+        32 - k
+    }
+    fn u32_neg_mod64(&mut self, k: u32) -> u32 {
+        k.wrapping_neg() & 63
+    }
+    fn imm12_pair(&mut self, x: u32) -> Option<u32> {
+        (x <= 4091).then_some(x)
+    }
+    fn amode_base(&mut self, a: &AMode) -> Reg {
+        match *a {
+            AMode::RegOff { base, .. } => base,
+        }
+    }
+    fn amode_off(&mut self, a: &AMode, extra: u32) -> u32 {
+        match *a {
+            AMode::RegOff { off, .. } => off + extra,
+        }
+    }
+    fn umull(&mut self, rn: Reg, rm: Reg) -> ValueRegs {
+        let (rdlo, rdhi) = (self.fresh(), self.fresh());
+        self.emit(MInst::Umull { rdlo, rdhi, rn, rm });
+        ValueRegs::pair(rdlo, rdhi)
+    }
+    fn mla(&mut self, rn: Reg, rm: Reg, ra: Reg) -> Reg {
+        let rd = self.fresh();
+        self.emit(MInst::Mla { rd, rn, rm, ra });
+        rd
+    }
+    fn alu64(&mut self, sub: bool, a: ValueRegs, b: ValueRegs) -> ValueRegs {
+        let (dlo, dhi) = (self.fresh(), self.fresh());
+        let (ahi, bhi) = (self.regs_hi(a), self.regs_hi(b));
+        self.emit(MInst::Alu64 {
+            sub,
+            dlo,
+            dhi,
+            alo: a.lo,
+            ahi,
+            blo: b.lo,
+            bhi,
+        });
+        ValueRegs::pair(dlo, dhi)
+    }
+    /// 64-bit division and remainder: a call of the backend's runtime
+    /// routine `udivmod64`/`sdivmod64` (total, like the IR's division:
+    /// see [`crate::runtime`]), which returns the quotient in r0:r1 and
+    /// the remainder in r2:r3.
+    fn divmod64(&mut self, signed: bool, rem: bool, a: ValueRegs, b: ValueRegs) -> ValueRegs {
+        let (ahi, bhi) = (self.regs_hi(a), self.regs_hi(b));
+        let name = if signed { "sdivmod64" } else { "udivmod64" };
+        let out = self.call(RelocTarget::Runtime(name), &[a.lo, ahi, b.lo, bhi], 4);
+        if rem {
+            ValueRegs::pair(out[2], out[3])
+        } else {
+            ValueRegs::pair(out[0], out[1])
+        }
+    }
+    fn cmp_set_flags(&mut self, fl: &Flags) -> Reg {
+        match *fl {
+            Flags::Cmp { cond, rn, rhs } => self.cmp_set(&cond, rn, &rhs),
+            Flags::Cmp64 { cond, a, b } => {
+                let c = self.cmp64_operands(a, b);
+                let rd = self.fresh();
+                self.emit(MInst::CmpSet64 { cond, rd, c });
+                rd
+            }
+        }
+    }
+    fn cmp_select_flags(&mut self, fl: &Flags, rt: Reg, rf: Reg) -> Reg {
+        match *fl {
+            Flags::Cmp { cond, rn, rhs } => self.cmp_select(&cond, rn, &rhs, rt, rf),
+            Flags::Cmp64 { cond, a, b } => {
+                let c = self.cmp64_operands(a, b);
+                let (rd, tmp) = (self.fresh(), self.fresh());
+                self.emit(MInst::CmpSelect64 {
+                    cond,
+                    rd,
+                    c,
+                    tmp,
+                    rt,
+                    rf,
+                });
+                rd
+            }
+        }
+    }
+    fn trap_if_flags(&mut self, fl: &Flags, code: &TrapCode) -> Unit {
+        match *fl {
+            Flags::Cmp { cond, rn, rhs } => self.trap_if_cmp(&cond, rn, &rhs, code),
+            Flags::Cmp64 { cond, a, b } => {
+                let c = self.cmp64_operands(a, b);
+                let tmp = self.fresh();
+                self.emit(MInst::TrapIf64 {
+                    cond,
+                    c,
+                    tmp,
+                    code: *code,
+                });
+            }
+        }
     }
     fn output_none(&mut self) -> InstOutput {
         None
@@ -593,25 +902,11 @@ impl<'a> generated::Context for Lower<'a> {
             ));
             return None;
         }
-        let results = self.func.inst_results(i).to_vec();
-        if results.len() > 4 {
-            self.fail_unsupported(format!(
-                "indirect call with {} results (at most 4 i32 results are supported)",
-                results.len()
-            ));
-            return None;
-        }
         let params = params.to_vec();
         let descriptor = self.use_value(funcref);
         let code = self.load_imm(&MemSize::Word, false, descriptor, 0);
-        let regs: Vec<Reg> = params.iter().map(|&a| self.use_value(a)).collect();
-        let outs = self.call_to(Callee::Indirect(code), &regs, results.len());
-        for (k, (&v, &r)) in results.iter().zip(outs.iter()).enumerate() {
-            if k > 0 {
-                self.aliases[v.index()] = Some(r);
-            }
-        }
-        outs.first().copied()
+        self.lower_any_call(i, Callee::Indirect(code), &params);
+        None
     }
     fn lower_call(&mut self, i: Inst) -> InstOutput {
         let InstData::Call { func, args } = self.func.inst(i) else {
@@ -629,29 +924,55 @@ impl<'a> generated::Context for Lower<'a> {
             ));
             return None;
         }
-        let results = self.func.inst_results(i).to_vec();
-        if results.len() > 4 {
-            self.fail_unsupported(format!(
-                "call with {} results (at most 4 i32 results are supported)",
-                results.len()
-            ));
-            return None;
-        }
-        let regs: Vec<Reg> = args.clone().iter().map(|&a| self.use_value(a)).collect();
-        let outs = self.call(RelocTarget::Function(func.0), &regs, results.len());
-        // Results after the first are aliased here; the first is the output.
-        for (k, (&v, &r)) in results.iter().zip(outs.iter()).enumerate() {
-            if k > 0 {
-                self.aliases[v.index()] = Some(r);
-            }
-        }
-        outs.first().copied()
+        let args = args.to_vec();
+        self.lower_any_call(i, Callee::Direct(RelocTarget::Function(func.0)), &args);
+        None
     }
     fn call_memset(&mut self, dst: Reg, val: Reg, len: Reg) -> Unit {
         self.call(RelocTarget::Runtime("memset"), &[dst, val, len], 0);
     }
     fn call_memmove(&mut self, dst: Reg, src: Reg, len: Reg) -> Unit {
         self.call(RelocTarget::Runtime("memmove"), &[dst, src, len], 0);
+    }
+}
+
+impl Lower<'_> {
+    fn regs_hi_or_lo(&self, r: ValueRegs) -> Reg {
+        r.hi.unwrap_or(r.lo)
+    }
+
+    fn cmp64_operands(&mut self, a: ValueRegs, b: ValueRegs) -> Cmp64 {
+        use generated::Context as _;
+        let (ahi, bhi) = (self.regs_hi(a), self.regs_hi(b));
+        Cmp64 {
+            alo: a.lo,
+            ahi,
+            blo: b.lo,
+            bhi,
+        }
+    }
+
+    /// A direct or indirect call of IR instruction `i` with arguments
+    /// `args`: AAPCS argument words, results per [`result_locations`],
+    /// every result aliased here.
+    fn lower_any_call(&mut self, i: Inst, callee: Callee, args: &[Value]) {
+        let results = self.func.inst_results(i).to_vec();
+        let tys: Vec<Type> = results.iter().map(|&r| self.func.value_type(r)).collect();
+        let arg_tys: Vec<Type> = args.iter().map(|&a| self.func.value_type(a)).collect();
+        let rets = result_locations(&arg_tys, &tys);
+        let words = self.arg_words(args);
+        let flat: Vec<ArgLoc> = rets.iter().flatten().copied().collect();
+        let outs = self.call_to(callee, &words, &flat);
+        let mut k = 0;
+        for (&v, regs) in results.iter().zip(&rets) {
+            let vr = if regs.len() == 2 {
+                ValueRegs::pair(outs[k], outs[k + 1])
+            } else {
+                ValueRegs::one(outs[k])
+            };
+            k += regs.len();
+            self.alias_value(v, vr);
+        }
     }
 }
 
@@ -773,14 +1094,138 @@ pub enum InstKind {
         arg: Value,
         code: TrapCode,
     },
+    /// i64 operations (operands and results are register pairs).
+    Iconst64 {
+        lo: u32,
+        hi: u32,
+    },
+    Unary64 {
+        op: UnaryOp,
+        arg: Value,
+    },
+    /// `eqz` of an i64 (an i32 result).
+    Eqz64 {
+        arg: Value,
+    },
+    Binary64 {
+        op: BinaryOp,
+        x: Value,
+        y: Value,
+    },
+    Icmp64 {
+        cc: IntCC,
+        x: Value,
+        y: Value,
+    },
+    Select64 {
+        c: Value,
+        t: Value,
+        f: Value,
+    },
+    Load64 {
+        kind: LoadKind,
+        addr: Value,
+        offset: u32,
+    },
+    Store64 {
+        kind: StoreKind,
+        addr: Value,
+        value: Value,
+        offset: u32,
+    },
+    GlobalGet64 {
+        global: u32,
+    },
+    GlobalSet64 {
+        global: u32,
+        value: Value,
+    },
+    /// i32 -> i64.
+    Extend {
+        signed: bool,
+        arg: Value,
+    },
+    /// i64 -> i32.
+    Wrap {
+        arg: Value,
+    },
     Terminator,
     /// Not lowered yet (no rule matches).
     Unsupported,
 }
 
+/// The ISLE view of an i64 instruction (one whose first operand or
+/// result is an i64), `None` for anything else.
+fn inst_kind64(func: &Function, i: Inst) -> Option<InstKind> {
+    let is64 = |v: Value| func.value_type(v) == Type::I64;
+    let result64 = func.inst_results(i).first().is_some_and(|&r| is64(r));
+    Some(match func.inst(i) {
+        InstData::Iconst { ty: Type::I64, imm } => InstKind::Iconst64 {
+            lo: *imm as u32,
+            hi: (*imm >> 32) as u32,
+        },
+        InstData::Unary {
+            op: UnaryOp::Eqz,
+            arg,
+        } if is64(*arg) => InstKind::Eqz64 { arg: *arg },
+        InstData::Unary { op, arg } if is64(*arg) => InstKind::Unary64 { op: *op, arg: *arg },
+        InstData::Binary { op, args } if is64(args[0]) => InstKind::Binary64 {
+            op: *op,
+            x: args[0],
+            y: args[1],
+        },
+        InstData::Icmp { cc, args } if is64(args[0]) => InstKind::Icmp64 {
+            cc: *cc,
+            x: args[0],
+            y: args[1],
+        },
+        InstData::Select { args } if result64 => InstKind::Select64 {
+            c: args[0],
+            t: args[1],
+            f: args[2],
+        },
+        InstData::Load {
+            kind, addr, offset, ..
+        } if kind.ty() == Type::I64 => InstKind::Load64 {
+            kind: *kind,
+            addr: *addr,
+            offset: *offset,
+        },
+        InstData::Store {
+            kind, args, offset, ..
+        } if kind.ty() == Type::I64 => InstKind::Store64 {
+            kind: *kind,
+            addr: args[0],
+            value: args[1],
+            offset: *offset,
+        },
+        InstData::GlobalGet { global } if result64 => InstKind::GlobalGet64 { global: global.0 },
+        InstData::GlobalSet { global, arg } if is64(*arg) => InstKind::GlobalSet64 {
+            global: global.0,
+            value: *arg,
+        },
+        InstData::Convert {
+            op: op @ (ConvertOp::SExtend | ConvertOp::UExtend),
+            to: Type::I64,
+            arg,
+        } if func.value_type(*arg) == Type::I32 => InstKind::Extend {
+            signed: *op == ConvertOp::SExtend,
+            arg: *arg,
+        },
+        InstData::Convert {
+            op: ConvertOp::Wrap,
+            to: Type::I32,
+            arg,
+        } if is64(*arg) => InstKind::Wrap { arg: *arg },
+        _ => return None,
+    })
+}
+
 fn inst_kind(func: &Function, i: Inst) -> InstKind {
+    if let Some(k) = inst_kind64(func, i) {
+        return k;
+    }
     match func.inst(i) {
-        // i64 constants never get here (check_types); keep the low bits.
         InstData::Iconst { imm, .. } => InstKind::Iconst { imm: *imm as u32 },
         InstData::Unary { op, arg } => InstKind::Unary { op: *op, arg: *arg },
         InstData::Binary { op, args } => InstKind::Binary {
@@ -895,24 +1340,29 @@ fn inst_kind(func: &Function, i: Inst) -> InstKind {
     }
 }
 
-/// Only i32 and addresses are lowered so far; report anything else.
+/// i32, i64 and addresses are lowered; floats are not yet.
+fn lowered_type(ty: Type) -> bool {
+    matches!(ty, Type::I32 | Type::I64 | Type::Addr(_))
+}
+
+/// Reports values of types the backend does not lower yet (floats).
 fn check_types(func: &Function, inst: Inst) -> Result<(), LowerError> {
     let data = func.inst(inst);
     let mut bad = None;
     data.for_each_arg(|v| {
         let ty = func.value_type(v);
-        if !matches!(ty, Type::I32 | Type::Addr(_)) && bad.is_none() {
+        if !lowered_type(ty) && bad.is_none() {
             bad = Some(ty);
         }
     });
     for &r in func.inst_results(inst) {
         let ty = func.value_type(r);
-        if !matches!(ty, Type::I32 | Type::Addr(_)) && bad.is_none() {
+        if !lowered_type(ty) && bad.is_none() {
             bad = Some(ty);
         }
     }
     if let InstData::Iconst { ty, .. } = data {
-        if *ty != Type::I32 {
+        if !lowered_type(*ty) {
             bad = Some(*ty);
         }
     }
@@ -955,16 +1405,16 @@ pub fn lower_function(
     let entry = func.entry();
     let sig_params = func.block_params(entry);
     for &p in sig_params {
-        if func.value_type(p) != Type::I32 {
+        let ty = func.value_type(p);
+        if !matches!(ty, Type::I32 | Type::I64) {
             return Err(LowerError::unsupported(format!(
-                "the Thumb-2 backend cannot lower {} parameters yet",
-                func.value_type(p)
+                "the Thumb-2 backend cannot lower {ty} parameters yet"
             )));
         }
     }
-    if func.sig.results.len() > 4 || func.sig.results.iter().any(|t| *t != Type::I32) {
+    if let Some(ty) = func.sig.results.iter().find(|t| !matches!(t, Type::I32 | Type::I64)) {
         return Err(LowerError::unsupported(format!(
-            "the Thumb-2 backend can only return up to four i32 results yet (signature returns {:?})",
+            "the Thumb-2 backend cannot return {ty} results yet (signature returns {:?})",
             func.sig.results
         )));
     }
@@ -1055,8 +1505,8 @@ pub fn lower_function(
         module,
         pinned,
         used: vec![false; func.values.len()],
-        aliases: vec![None; func.values.len()],
-        next_vreg: func.values.len(),
+        aliases: vec![None; 2 * func.values.len()],
+        next_vreg: 2 * func.values.len(),
         cur: Vec::new(),
         error: None,
         error_unsupported: false,
@@ -1094,11 +1544,17 @@ pub fn lower_function(
                     None => {
                         return Err(err_at(func, inst, "no lowering rule matches".to_string()).into());
                     }
-                    Some(r) => {
-                        if let Some(&v) = results.first() {
-                            cx.aliases[v.index()] = r;
+                    Some(Some(r)) => {
+                        let Some(&v) = results.first() else {
+                            return Err(err_at(func, inst, "internal error: output for an instruction without results".to_string()).into());
+                        };
+                        if cx.is_i64(v) != r.hi.is_some() {
+                            return Err(err_at(func, inst, "internal error: lowering produced the wrong number of registers".to_string()).into());
                         }
+                        cx.alias_value(v, r);
                     }
+                    // Side effects, and calls (which alias their results).
+                    Some(None) => {}
                 }
             }
             chunks.push(core::mem::take(&mut cx.cur));
@@ -1107,7 +1563,12 @@ pub fn lower_function(
         blk.params = func
             .block_params(b)
             .iter()
-            .map(|p| VReg::new(p.index(), regalloc2::RegClass::Int))
+            .flat_map(|&p| {
+                let lo = VReg::new(p.index(), regalloc2::RegClass::Int);
+                let hi = (func.value_type(p) == Type::I64)
+                    .then(|| VReg::new(func.values.len() + p.index(), regalloc2::RegClass::Int));
+                core::iter::once(lo).chain(hi)
+            })
             .collect();
         blk.insts = chunks.into_iter().rev().flatten().collect();
     }
@@ -1117,15 +1578,15 @@ pub fn lower_function(
         let mut insts = Vec::new();
         let mut reg_args = Vec::new();
         let mut args = Vec::new();
-        for (i, _) in sig_params.iter().enumerate() {
+        let tys: Vec<Type> = sig_params.iter().map(|&p| func.value_type(p)).collect();
+        for loc in aapcs_locations(&tys).into_iter().flatten() {
             let r = cx.fresh();
-            if i < 4 {
-                reg_args.push((r, i as u8));
-            } else {
-                insts.push(MInst::LoadArg {
+            match loc {
+                ArgLoc::Reg(n) => reg_args.push((r, n)),
+                ArgLoc::Stack(offset) => insts.push(MInst::LoadArg {
                     rd: r,
-                    slot: (i - 4) as u32,
-                });
+                    slot: offset / 4,
+                }),
             }
             args.push(r.as_virt().unwrap());
         }
@@ -1190,7 +1651,8 @@ fn lower_terminator(
     // Arguments of a jump from the current block to `target`.
     fn args_of(cx: &mut Lower<'_>, args: &[Value]) -> Vec<VReg> {
         args.iter()
-            .map(|&a| cx.use_value_vreg(a).as_virt().unwrap())
+            .flat_map(|&a| cx.value_words(a))
+            .map(|r| r.as_virt().unwrap())
             .collect()
     }
     match func.inst(inst).clone() {
@@ -1205,7 +1667,7 @@ fn lower_terminator(
             then_dest,
             else_dest,
         } => {
-            let (cond, rn, rhs) = branch_condition(cx, arg);
+            let flags = branch_condition(cx, arg);
             let mut targets = [0; 2];
             for (k, d) in [&then_dest, &else_dest].into_iter().enumerate() {
                 let e = edges[k];
@@ -1225,13 +1687,26 @@ fn lower_terminator(
                 }
                 succs.push((e.vblock, Vec::new()));
             }
-            cx.emit(MInst::CondBr {
-                cond,
-                rn,
-                rhs,
-                taken: targets[0],
-                not_taken: targets[1],
-            });
+            match flags {
+                Flags::Cmp { cond, rn, rhs } => cx.emit(MInst::CondBr {
+                    cond,
+                    rn,
+                    rhs,
+                    taken: targets[0],
+                    not_taken: targets[1],
+                }),
+                Flags::Cmp64 { cond, a, b } => {
+                    let c = cx.cmp64_operands(a, b);
+                    let tmp = cx.fresh();
+                    cx.emit(MInst::CondBr64 {
+                        cond,
+                        c,
+                        tmp,
+                        taken: targets[0],
+                        not_taken: targets[1],
+                    })
+                }
+            }
         }
         InstData::BrTable {
             arg,
@@ -1261,15 +1736,24 @@ fn lower_terminator(
             });
         }
         InstData::Return { args } => {
-            if args.len() > 4 {
-                return Err(LowerError::unsupported(err_at(
-                    func,
-                    inst,
-                    "returning more than four results is not supported yet".into(),
-                )));
+            let tys: Vec<Type> = args.iter().map(|&a| func.value_type(a)).collect();
+            let locs = result_locations(&func.sig.params, &tys);
+            let mut words = Vec::new();
+            for (&a, loc) in args.iter().zip(locs) {
+                let regs = cx.value_words(a);
+                for (r, l) in regs.into_iter().zip(loc) {
+                    match l {
+                        ArgLoc::Reg(n) => words.push((r, n)),
+                        // One store each: a Ret using them all at once could
+                        // need more registers than there are.
+                        ArgLoc::Stack(offset) => cx.emit(MInst::StoreResult {
+                            rt: r,
+                            slot: offset / 4,
+                        }),
+                    }
+                }
             }
-            let regs: Vec<Reg> = args.iter().map(|&a| cx.use_value(a)).collect();
-            let rets = cx.fixed_uses(&regs);
+            let rets = cx.fixed_uses(&words);
             cx.emit(MInst::Ret { rets });
         }
         InstData::Trap { code } => cx.emit(MInst::Trap { code }),
@@ -1296,15 +1780,28 @@ fn block_index(cx: &Lower<'_>, b: Block) -> BlockIndex {
     cx.vblock_of[b.index()]
 }
 
-/// Condition, register and right-hand side for branching on `arg != 0`,
-/// fusing a comparison that defines `arg`.
-fn branch_condition(cx: &mut Lower<'_>, arg: Value) -> (Cond, Reg, Rhs) {
-    if let Some(i) = cx.def_inst(arg) {
-        if let InstData::Icmp { cc, args } = cx.func.inst(i).clone() {
-            let rn = cx.use_value(args[0]);
-            let rhs = generated::constructor_rhs(cx, args[1]);
-            return (cond_of(cc), rn, rhs);
-        }
+/// The comparison for branching on `arg != 0`, fusing an (i32 or i64)
+/// comparison that defines `arg` (ISLE's `select_flags`, shared with
+/// `select`).
+fn branch_condition(cx: &mut Lower<'_>, arg: Value) -> Flags {
+    if cx.is_i64(arg) {
+        // Not produced from wasm (conditions are i32), but valid IR.
+        let r = cx.use_value_regs(arg);
+        let hi = cx.regs_hi_or_lo(r);
+        let rd = cx.fresh();
+        cx.emit(MInst::AluRRR {
+            op: DpOp::Orr,
+            rd,
+            rn: r.lo,
+            rm: hi,
+            shift: ShiftKind::Lsl,
+            amount: 0,
+        });
+        return Flags::Cmp {
+            cond: Cond::Ne,
+            rn: rd,
+            rhs: Rhs::Imm { imm: 0 },
+        };
     }
-    (Cond::Ne, cx.use_value(arg), Rhs::Imm { imm: 0 })
+    generated::constructor_select_flags(cx, arg)
 }

@@ -69,6 +69,24 @@ pub enum BitOp {
     Sxth,
 }
 
+/// The operands of a 64-bit comparison `a <cond> b` (register pairs).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Cmp64 {
+    pub alo: Reg,
+    pub ahi: Reg,
+    pub blo: Reg,
+    pub bhi: Reg,
+}
+
+impl Cmp64 {
+    fn visit(&mut self, f: &mut dyn FnMut(&mut Reg, Role)) {
+        f(&mut self.alo, Role::Use);
+        f(&mut self.ahi, Role::Use);
+        f(&mut self.blo, Role::Use);
+        f(&mut self.bhi, Role::Use);
+    }
+}
+
 /// Index of a block in the [`crate::vcode::VCode`].
 pub type BlockIndex = u32;
 
@@ -147,6 +165,32 @@ pub enum MInst {
         rm: Reg,
         ra: Reg,
     },
+    /// `rd = ra + rn * rm`.
+    Mla {
+        rd: Reg,
+        rn: Reg,
+        rm: Reg,
+        ra: Reg,
+    },
+    /// `umull rdlo, rdhi, rn, rm`: the 64-bit product of two u32.
+    Umull {
+        rdlo: Reg,
+        rdhi: Reg,
+        rn: Reg,
+        rm: Reg,
+    },
+    /// 64-bit add/subtract with carry: `adds/subs dlo, alo, blo;
+    /// adc/sbc dhi, ahi, bhi` (`sub` = true for the subtraction). `dlo` is
+    /// written before `ahi`/`bhi` are read.
+    Alu64 {
+        sub: bool,
+        dlo: Reg,
+        dhi: Reg,
+        alo: Reg,
+        ahi: Reg,
+        blo: Reg,
+        bhi: Reg,
+    },
     Div {
         signed: bool,
         rd: Reg,
@@ -200,6 +244,17 @@ pub enum MInst {
         rn: Reg,
         rm: Reg,
     },
+    /// Stores a result into the caller's result area: incoming-argument
+    /// word `slot` (see `lower::result_locations`), before the return.
+    StoreResult {
+        rt: Reg,
+        slot: u32,
+    },
+    /// Loads a stack result of the preceding call from `[sp, #offset]`.
+    LoadOutArg {
+        rd: Reg,
+        offset: u32,
+    },
     /// Stores an outgoing stack argument at `[sp, #offset]`.
     StoreOutArg {
         rt: Reg,
@@ -236,6 +291,31 @@ pub enum MInst {
         size: Reg,
         tmp: Reg,
     },
+    /// 64-bit ordered comparisons (see [`Cmp64`]): `cmp alo, blo; sbcs
+    /// tmp, ahi, bhi` sets N, V and C as a 64-bit `a - b` would (Z is not
+    /// meaningful, so `cond` is one of Lt, Ge, Lo, Hs), then as the 32-bit
+    /// forms: `rd = cond ? 1 : 0` (the `sbcs` writes `rd`).
+    CmpSet64 {
+        cond: Cond,
+        rd: Reg,
+        c: Cmp64,
+    },
+    /// `rd = cond ? rt : rf` after a 64-bit comparison.
+    CmpSelect64 {
+        cond: Cond,
+        rd: Reg,
+        c: Cmp64,
+        tmp: Reg,
+        rt: Reg,
+        rf: Reg,
+    },
+    /// Trap unless `!cond` after a 64-bit comparison.
+    TrapIf64 {
+        cond: Cond,
+        c: Cmp64,
+        tmp: Reg,
+        code: TrapCode,
+    },
     /// `udf #code` in the middle of a block (statically out of bounds).
     TrapInline {
         code: TrapCode,
@@ -255,6 +335,14 @@ pub enum MInst {
         cond: Cond,
         rn: Reg,
         rhs: Rhs,
+        taken: BlockIndex,
+        not_taken: BlockIndex,
+    },
+    /// Conditional branch on a 64-bit comparison.
+    CondBr64 {
+        cond: Cond,
+        c: Cmp64,
+        tmp: Reg,
         taken: BlockIndex,
         not_taken: BlockIndex,
     },
@@ -290,6 +378,7 @@ impl MInst {
             MInst::Trap { .. }
                 | MInst::Jump { .. }
                 | MInst::CondBr { .. }
+                | MInst::CondBr64 { .. }
                 | MInst::BrTable { .. }
                 | MInst::Ret { .. }
         )
@@ -298,7 +387,10 @@ impl MInst {
     pub fn is_branch(&self) -> bool {
         matches!(
             self,
-            MInst::Jump { .. } | MInst::CondBr { .. } | MInst::BrTable { .. }
+            MInst::Jump { .. }
+                | MInst::CondBr { .. }
+                | MInst::CondBr64 { .. }
+                | MInst::BrTable { .. }
         )
     }
 
@@ -323,7 +415,7 @@ impl MInst {
                     f(r, FixedDef(*n))
                 }
             }
-            MInst::LoadArg { rd, .. } => f(rd, Def),
+            MInst::LoadArg { rd, .. } | MInst::LoadOutArg { rd, .. } => f(rd, Def),
             MInst::AluRRR { op, rd, rn, rm, .. } => {
                 if !matches!(op, DpOp::Mov | DpOp::Mvn) {
                     f(rn, Use);
@@ -353,11 +445,51 @@ impl MInst {
                 f(rm, Use);
                 f(rd, Def);
             }
-            MInst::Mls { rd, rn, rm, ra } => {
+            MInst::Mls { rd, rn, rm, ra } | MInst::Mla { rd, rn, rm, ra } => {
                 f(rn, Use);
                 f(rm, Use);
                 f(ra, Use);
                 f(rd, Def);
+            }
+            MInst::Umull { rdlo, rdhi, rn, rm } => {
+                f(rn, Use);
+                f(rm, Use);
+                f(rdlo, Def);
+                f(rdhi, Def);
+            }
+            MInst::Alu64 {
+                dlo,
+                dhi,
+                alo,
+                ahi,
+                blo,
+                bhi,
+                ..
+            } => {
+                f(alo, Use);
+                f(ahi, Use);
+                f(blo, Use);
+                f(bhi, Use);
+                f(dlo, EarlyDef);
+                f(dhi, Def);
+            }
+            MInst::CmpSet64 { rd, c, .. } => {
+                c.visit(f);
+                f(rd, Def);
+            }
+            MInst::CmpSelect64 {
+                rd, c, tmp, rt, rf, ..
+            } => {
+                c.visit(f);
+                f(rt, Use);
+                f(rf, Use);
+                // Written by `sbcs` before `rt`/`rf` are read.
+                f(tmp, EarlyDef);
+                f(rd, Def);
+            }
+            MInst::TrapIf64 { c, tmp, .. } | MInst::CondBr64 { c, tmp, .. } => {
+                c.visit(f);
+                f(tmp, EarlyDef);
             }
             MInst::Bit { rd, rm, .. } => {
                 f(rm, Use);
@@ -400,7 +532,7 @@ impl MInst {
                 f(rn, Use);
                 f(rm, Use);
             }
-            MInst::StoreOutArg { rt, .. } => f(rt, Use),
+            MInst::StoreOutArg { rt, .. } | MInst::StoreResult { rt, .. } => f(rt, Use),
             MInst::Call { uses, defs, .. } => {
                 for (r, n) in uses {
                     f(r, FixedUse(*n))

@@ -32,6 +32,10 @@ pub enum RelocTarget {
     /// A routine of the bulkhead runtime that the backend emitted itself
     /// (e.g. `memmove`), by name without prefix.
     Runtime(&'static str),
+    /// The `uint32_t` holding the lowest stack address compiled code may
+    /// use, defined by the embedder (`bulkhead_elf::SymbolNames::STACK_LIMIT`,
+    /// docs/embedder-abi.md "Stack limit"); read by function prologues.
+    StackLimit,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]

@@ -1,12 +1,25 @@
 //! Runtime routines the backend calls (`RelocTarget::Runtime`), emitted
 //! through the same MachBuffer as compiled code so bulkhead never depends on
-//! the embedder's libc. AAPCS: arguments in r0-r2, r0-r3/r12/lr clobbered,
-//! no relocations.
+//! the embedder's libc or libgcc (a firmware image bulkhead writes itself
+//! must define every symbol its code references). AAPCS: arguments in
+//! r0-r3, r0-r3/r12/lr clobbered.
+//!
+//! `memmove` and `memset` are hand-written and have no relocations. The
+//! 64-bit division routines `udivmod64` and `sdivmod64` are built as IR
+//! functions and compiled by this backend like any wasm function (so their
+//! prologue may reference the stack limit, see [`crate::emit::Frame`]):
+//! `(n: i64 in r0:r1, d: i64 in r2:r3) -> (quotient in r0:r1, remainder
+//! in r2:r3)`, total like the IR's `BinaryOp`s: x/0 = 0, x%0 = x,
+//! MIN/-1 = MIN, MIN%-1 = 0.
 
 use crate::emit::{Label, MachBuffer};
 use crate::isa::asm::{Asm, Cond, DpOp, MemSize, Reg, Shift, ShiftKind};
 use crate::output::CompiledFunction;
-use crate::target::TargetIsa;
+use crate::target::{BackendOptions, ModuleInfo, TargetIsa};
+use bulkhead_ir::{
+    BinaryOp, Block, ConvertOp, FuncIdx, Function, FunctionBuilder, IntCC, Signature, Type,
+    UnaryOp, Value,
+};
 
 const R0: Reg = Reg(0);
 const R1: Reg = Reg(1);
@@ -15,11 +28,140 @@ const R3: Reg = Reg(3);
 
 /// The runtime routines, by the name used in `RelocTarget::Runtime`.
 pub fn runtime_functions(isa: &TargetIsa) -> Vec<(&'static str, CompiledFunction)> {
-    let _ = isa; // ARMv7-M and ARMv8-M Mainline share these sequences.
+    // ARMv7-M and ARMv8-M Mainline share these sequences. The routines are
+    // fixed inputs covered by the tests, so failing to build one is a bug
+    // in bulkhead itself.
     vec![
         ("memmove", build(emit_memmove).expect("memmove encodes")),
         ("memset", build(emit_memset).expect("memset encodes")),
+        (
+            "udivmod64",
+            compile_ir(&divmod64_ir(false), isa).expect("udivmod64 compiles"),
+        ),
+        (
+            "sdivmod64",
+            compile_ir(&divmod64_ir(true), isa).expect("sdivmod64 compiles"),
+        ),
     ]
+}
+
+fn compile_ir(f: &Function, isa: &TargetIsa) -> Result<CompiledFunction, String> {
+    bulkhead_ir::verify(f).map_err(|e| format!("runtime IR for {} does not verify: {e}", f.name))?;
+    crate::compile_function(f, &ModuleInfo::default(), isa, &BackendOptions { emit_asm: true })
+        .map_err(|e| e.to_string())
+}
+
+/// The IR of `udivmod64` (`signed` = false) or `sdivmod64`:
+/// `(n: i64, d: i64) -> (n / d, n % d)`, total.
+pub fn divmod64_ir(signed: bool) -> Function {
+    let name = if signed { "sdivmod64" } else { "udivmod64" };
+    let sig = Signature {
+        params: vec![Type::I64, Type::I64],
+        results: vec![Type::I64, Type::I64],
+    };
+    let mut f = Function::new(FuncIdx(u32::MAX - 1), name, sig);
+    {
+        let mut b = FunctionBuilder::new(&mut f);
+        let entry = b.create_block();
+        b.switch_to_block(entry);
+        let n = b.append_block_param(entry, Type::I64);
+        let d = b.append_block_param(entry, Type::I64);
+        let done = b.create_block();
+        let q = b.append_block_param(done, Type::I64);
+        let r = b.append_block_param(done, Type::I64);
+        if signed {
+            // |n| / |d| unsigned (|MIN| = 2^63 as u64), then the quotient
+            // negated if the signs differ and the remainder given n's sign:
+            // MIN / -1 = -(2^63) = MIN, x / 0 = -0 = 0, x % 0 = x.
+            let k63 = b.iconst(Type::I64, 63);
+            let sn = b.binary(BinaryOp::ShrS, n, k63);
+            let sd = b.binary(BinaryOp::ShrS, d, k63);
+            let an = abs_with_sign(&mut b, n, sn);
+            let ad = abs_with_sign(&mut b, d, sd);
+            udivmod_body(&mut b, an, ad, done);
+            b.switch_to_block(done);
+            let sq = b.binary(BinaryOp::Xor, sn, sd);
+            let q = abs_with_sign(&mut b, q, sq);
+            let r = abs_with_sign(&mut b, r, sn);
+            b.ret(&[q, r]);
+        } else {
+            udivmod_body(&mut b, n, d, done);
+            b.switch_to_block(done);
+            b.ret(&[q, r]);
+        }
+    }
+    f
+}
+
+/// `(x ^ s) - s`: |x| for s = x >> 63, or -x for s = -1 and x for s = 0.
+fn abs_with_sign(b: &mut FunctionBuilder, x: Value, s: Value) -> Value {
+    let t = b.binary(BinaryOp::Xor, x, s);
+    b.binary(BinaryOp::Sub, t, s)
+}
+
+/// Unsigned n / d and n % d, jumping to `done(q, r)`:
+/// - d = 0: (0, n);
+/// - both below 2^32: one UDIV (and MLS);
+/// - n < d: (0, n);
+/// - otherwise restoring shift-subtract division, one quotient bit per
+///   iteration, starting with d shifted left to n's leading bit
+///   (clz(d) - clz(n) + 1 iterations, at most 64).
+fn udivmod_body(b: &mut FunctionBuilder, n: Value, d: Value, done: Block) {
+    let zero64 = b.iconst(Type::I64, 0);
+    let by_zero = b.icmp(IntCC::Eq, d, zero64);
+    let nonzero = b.create_block();
+    b.brif(by_zero, done, &[zero64, n], nonzero, &[]);
+
+    b.switch_to_block(nonzero);
+    let both = b.binary(BinaryOp::Or, n, d);
+    let k32 = b.iconst(Type::I64, 32);
+    let high = b.binary(BinaryOp::ShrU, both, k32);
+    let is_wide = b.icmp(IntCC::Ne, high, zero64);
+    let narrow = b.create_block();
+    let wide = b.create_block();
+    b.brif(is_wide, wide, &[], narrow, &[]);
+
+    b.switch_to_block(narrow);
+    let n32 = b.convert(ConvertOp::Wrap, Type::I32, n);
+    let d32 = b.convert(ConvertOp::Wrap, Type::I32, d);
+    let q32 = b.binary(BinaryOp::DivU, n32, d32);
+    let r32 = b.binary(BinaryOp::RemU, n32, d32);
+    let q = b.convert(ConvertOp::UExtend, Type::I64, q32);
+    let r = b.convert(ConvertOp::UExtend, Type::I64, r32);
+    b.jump(done, &[q, r]);
+
+    b.switch_to_block(wide);
+    let less = b.icmp(IntCC::LtU, n, d);
+    let divide = b.create_block();
+    b.brif(less, done, &[zero64, n], divide, &[]);
+
+    b.switch_to_block(divide);
+    let clz_n = b.unary(UnaryOp::Clz, n);
+    let clz_d = b.unary(UnaryOp::Clz, d);
+    let shift = b.binary(BinaryOp::Sub, clz_d, clz_n);
+    let dd = b.binary(BinaryOp::Shl, d, shift);
+    let shift32 = b.convert(ConvertOp::Wrap, Type::I32, shift);
+    let one32 = b.iconst(Type::I32, 1);
+    let count = b.binary(BinaryOp::Add, shift32, one32);
+    let body = b.create_block();
+    let bq = b.append_block_param(body, Type::I64);
+    let br = b.append_block_param(body, Type::I64);
+    let bd = b.append_block_param(body, Type::I64);
+    let bc = b.append_block_param(body, Type::I32);
+    b.jump(body, &[zero64, n, dd, count]);
+
+    b.switch_to_block(body);
+    let fits = b.icmp(IntCC::GeU, br, bd);
+    let diff = b.binary(BinaryOp::Sub, br, bd);
+    let r2 = b.select(fits, diff, br);
+    let one64 = b.iconst(Type::I64, 1);
+    let q_shifted = b.binary(BinaryOp::Shl, bq, one64);
+    let bit = b.convert(ConvertOp::UExtend, Type::I64, fits);
+    let q2 = b.binary(BinaryOp::Or, q_shifted, bit);
+    let d2 = b.binary(BinaryOp::ShrU, bd, one64);
+    let one = b.iconst(Type::I32, 1);
+    let c2 = b.binary(BinaryOp::Sub, bc, one);
+    b.brif(c2, body, &[q2, r2, d2, c2], done, &[q2, r2]);
 }
 
 fn build(f: fn(&mut Asmb) -> Result<(), String>) -> Result<CompiledFunction, String> {

@@ -119,8 +119,8 @@ pub struct ModuleInfo {
 /// skips `Unsupported` modules and fails on `Internal`).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum BackendErrorKind {
-    /// A valid function uses something the backend cannot lower yet (i64
-    /// or float values, more than four results, ...).
+    /// A valid function uses something the backend cannot lower yet (float
+    /// values, results that do not fit in r0-r3, ...).
     Unsupported,
     /// A bug in bulkhead: malformed IR, a missing lowering rule, a register
     /// allocation or encoding failure.

@@ -160,33 +160,35 @@ fn functions_without_memory_do_not_pin_r11() {
 fn unsupported_types_are_errors_naming_the_instruction() {
     let mut f = Function::new(
         FuncIdx(3),
-        "wide",
+        "float",
         Signature {
-            params: vec![Type::I64],
+            params: vec![Type::F64],
             results: vec![],
         },
     );
     let mut b = FunctionBuilder::new(&mut f);
     let e = b.create_block();
     b.switch_to_block(e);
-    let _x = b.append_block_param(e, Type::I64);
+    let _x = b.append_block_param(e, Type::F64);
     b.ret(&[]);
     let m = module(vec![]);
     let err = compile_function(&f, &m, &isa(), &BackendOptions::default()).unwrap_err();
-    assert_eq!(err.function, "wide");
-    assert!(err.message.contains("i64"), "{err}");
+    assert_eq!(err.function, "float");
+    assert_eq!(err.kind, BackendErrorKind::Unsupported, "{err}");
+    assert!(err.message.contains("f64"), "{err}");
 
-    let mut f = new_fn("wide_add", 0, 0);
+    let mut f = new_fn("float_add", 0, 0);
     let mut b = FunctionBuilder::new(&mut f);
     let e = b.create_block();
     b.switch_to_block(e);
     b.srcloc = 0x42;
-    let c = b.iconst(Type::I64, 5);
-    let _d = b.binary(BinaryOp::Add, c, c);
+    let c = b.fconst(Type::F32, 0x3f80_0000);
+    let _d = b.fbinary(FloatBinaryOp::Add, c, c);
     b.ret(&[]);
     let err = compile_function(&f, &m, &isa(), &BackendOptions::default()).unwrap_err();
+    assert_eq!(err.kind, BackendErrorKind::Unsupported, "{err}");
     assert!(
-        err.message.contains("i64") && err.message.contains("0x42"),
+        err.message.contains("f32") && err.message.contains("0x42"),
         "{err}"
     );
 }
@@ -267,8 +269,8 @@ fn trap_codes_are_udf_immediates() {
 fn runtime_functions_are_relocation_free() {
     let rt = runtime_functions(&isa());
     let names: Vec<_> = rt.iter().map(|(n, _)| *n).collect();
-    assert_eq!(names, ["memmove", "memset"]);
-    for (name, c) in &rt {
+    assert_eq!(names, ["memmove", "memset", "udivmod64", "sdivmod64"]);
+    for (name, c) in &rt[..2] {
         assert!(c.relocs.is_empty(), "{name}");
         assert!(!c.code.is_empty());
         assert!(
@@ -444,12 +446,12 @@ fn tables_func_refs_and_mem_max_use_their_symbols() {
 #[test]
 fn backend_gaps_are_unsupported_and_bugs_are_internal() {
     let m = module(vec![sig(2, 1)]);
-    let mut f = new_fn("wide", 0, 0);
+    let mut f = new_fn("float", 0, 0);
     let mut b = FunctionBuilder::new(&mut f);
     let e = b.create_block();
     b.switch_to_block(e);
-    let c = b.iconst(Type::I64, 5);
-    let _ = b.binary(BinaryOp::Add, c, c);
+    let c = b.fconst(Type::F64, 0);
+    let _ = b.fbinary(FloatBinaryOp::Add, c, c);
     b.ret(&[]);
     let err = compile_function(&f, &m, &isa(), &BackendOptions::default()).unwrap_err();
     assert_eq!(err.kind, BackendErrorKind::Unsupported, "{err}");
@@ -460,8 +462,9 @@ fn backend_gaps_are_unsupported_and_bugs_are_internal() {
     b.switch_to_block(e);
     let c = b.iconst(Type::I32, 5);
     b.ret(&[c, c, c, c, c]);
-    let err = compile_function(&f, &m, &isa(), &BackendOptions::default()).unwrap_err();
-    assert_eq!(err.kind, BackendErrorKind::Unsupported, "{err}");
+    // Five results: the fifth goes to the caller's result area.
+    let five = compile_function(&f, &m, &isa(), &BackendOptions { emit_asm: true }).unwrap();
+    assert!(five.asm.unwrap().contains("str.w r"), "fifth result stored");
 
     // Broken IR (a block without a terminator) is a bug, not a gap.
     let mut f = new_fn("broken", 0, 0);
@@ -471,4 +474,119 @@ fn backend_gaps_are_unsupported_and_bugs_are_internal() {
     let _ = b.iconst(Type::I32, 1);
     let err = compile_function(&f, &m, &isa(), &BackendOptions::default()).unwrap_err();
     assert_eq!(err.kind, BackendErrorKind::Internal, "{err}");
+}
+
+fn sig64(params: &[Type], results: &[Type]) -> Signature {
+    Signature {
+        params: params.to_vec(),
+        results: results.to_vec(),
+    }
+}
+
+/// i64 add is ADDS/ADC; a leaf without a frame has no stack check.
+#[test]
+fn i64_add_is_adds_adc_and_leaf_has_no_stack_check() {
+    let mut f = Function::new(FuncIdx(0), "add64", sig64(&[Type::I64, Type::I64], &[Type::I64]));
+    let mut b = FunctionBuilder::new(&mut f);
+    let e = b.create_block();
+    b.switch_to_block(e);
+    let x = b.append_block_param(e, Type::I64);
+    let y = b.append_block_param(e, Type::I64);
+    let s = b.binary(BinaryOp::Add, x, y);
+    b.ret(&[s]);
+    let c = compile(&f);
+    let asm = c.asm.unwrap();
+    println!("{asm}");
+    assert!(asm.contains("adds.w r0, "), "{asm}");
+    assert!(asm.contains("adc.w r1, r1, r3") || asm.contains("adc.w r1, r3, r1"), "{asm}");
+    assert!(!asm.contains("udf"), "{asm}");
+    assert!(c.relocs.is_empty());
+}
+
+/// A function that calls checks `SP - frame >= __bulkhead_stack_limit`
+/// before pushing anything, and traps with `udf #9`.
+#[test]
+fn calls_check_the_stack_limit_first() {
+    let mut f = new_fn("calls", 2, 1);
+    let mut b = FunctionBuilder::new(&mut f);
+    let e = b.create_block();
+    b.switch_to_block(e);
+    let x = b.append_block_param(e, Type::I32);
+    let y = b.append_block_param(e, Type::I32);
+    let r = b.call(FuncIdx(0), &[y, x], &[Type::I32])[0];
+    let s = b.binary(BinaryOp::Add, r, x);
+    b.ret(&[s]);
+    let c = compile(&f);
+    let asm = c.asm.unwrap();
+    println!("{asm}");
+    let lines: Vec<&str> = asm.lines().filter(|l| l.starts_with("  ")).map(|l| &l[25..]).collect();
+    assert!(lines[0].starts_with("movw r12, #0"), "{asm}");
+    assert!(lines[1].starts_with("movt r12, #0"), "{asm}");
+    assert!(lines[2].starts_with("ldr.w r12, [r12"), "{asm}");
+    assert!(lines[3].starts_with("addw r12, r12, #"), "{asm}");
+    assert!(lines[4].starts_with("cmp.w sp, r12"), "{asm}");
+    assert!(lines[5].starts_with("blo"), "{asm}");
+    assert!(lines[6].starts_with("push"), "{asm}");
+    assert!(asm.contains("udf #9"), "{asm}");
+    let limit: Vec<_> = c.relocs.iter().filter(|r| r.target == RelocTarget::StackLimit).collect();
+    assert_eq!(limit.len(), 2);
+    assert_eq!(limit[0].kind, RelocKind::ThumbMovwAbsNc);
+    assert_eq!(limit[1].kind, RelocKind::ThumbMovtAbs);
+}
+
+/// 64-bit ordered comparisons fuse into branches: cmp + sbcs, no 0/1.
+#[test]
+fn i64_compare_fuses_into_brif() {
+    let mut f = Function::new(FuncIdx(0), "lt64", sig64(&[Type::I64, Type::I64], &[Type::I32]));
+    let mut b = FunctionBuilder::new(&mut f);
+    let e = b.create_block();
+    b.switch_to_block(e);
+    let x = b.append_block_param(e, Type::I64);
+    let y = b.append_block_param(e, Type::I64);
+    let t = b.create_block();
+    let el = b.create_block();
+    let c = b.icmp(IntCC::GtS, x, y);
+    b.brif(c, t, &[], el, &[]);
+    b.switch_to_block(t);
+    let one = b.iconst(Type::I32, 1);
+    b.ret(&[one]);
+    b.switch_to_block(el);
+    let two = b.iconst(Type::I32, 2);
+    b.ret(&[two]);
+    let c = compile(&f);
+    let asm = c.asm.unwrap();
+    println!("{asm}");
+    assert!(asm.contains("sbcs.w"), "{asm}");
+    assert!(!asm.contains("ite"), "{asm}");
+}
+
+/// i64 parameters follow the AAPCS: (i32, i64) puts the i64 in r2:r3,
+/// (i32, i32, i32, i64) puts it 8-byte aligned on the stack.
+#[test]
+fn aapcs_locations_of_i64() {
+    use crate::lower::{aapcs_locations, ArgLoc::*};
+    assert_eq!(aapcs_locations(&[Type::I32, Type::I64]), vec![vec![Reg(0)], vec![Reg(2), Reg(3)]]);
+    assert_eq!(
+        aapcs_locations(&[Type::I32, Type::I32, Type::I32, Type::I64, Type::I32]),
+        vec![vec![Reg(0)], vec![Reg(1)], vec![Reg(2)], vec![Stack(0), Stack(4)], vec![Stack(8)]]
+    );
+    assert_eq!(
+        aapcs_locations(&[Type::I64, Type::I64, Type::I32, Type::I64]),
+        vec![vec![Reg(0), Reg(1)], vec![Reg(2), Reg(3)], vec![Stack(0)], vec![Stack(8), Stack(12)]]
+    );
+}
+
+/// The 64-bit division runtime routines pass regalloc2's checker.
+#[test]
+fn divmod64_runtime_routines_pass_the_checker() {
+    for signed in [false, true] {
+        let f = crate::runtime::divmod64_ir(signed);
+        verify(&f).unwrap();
+        let c = compile_function_checked(&f, &ModuleInfo::default(), &isa(), &BackendOptions { emit_asm: true })
+            .unwrap_or_else(|e| panic!("{e}"));
+        let asm = c.asm.unwrap();
+        // No libgcc: nothing but the stack limit is referenced.
+        assert!(c.relocs.iter().all(|r| r.target == RelocTarget::StackLimit), "{asm}");
+        assert!(asm.contains("udiv"), "{asm}");
+    }
 }

@@ -2316,3 +2316,81 @@ fn register_rules_match_the_architecture() {
     );
     check_cases(&cases);
 }
+
+/// The exact instruction forms the i64 lowering and the stack-limit check
+/// emit (besides the random draws above): ADDS/ADC, SUBS/SBC, the
+/// `cmp lo; sbcs hi` comparison, UMULL + MLA, register shifts by a
+/// computed amount, the prologue's `movw/movt r12; ldr.w r12, [r12];
+/// addw r12, r12, #n; cmp.w sp, r12; blo`, and `udf #9`.
+#[test]
+fn i64_and_stack_check_forms_match_llvm_mc() {
+    use DpOp::*;
+    let r = Reg;
+    let dp = |op, s, rd: u8, rn: u8, rm: u8| Asm::DpReg {
+        op,
+        s,
+        rd: r(rd),
+        rn: r(rn),
+        rm: r(rm),
+        shift: Shift::NONE,
+    };
+    let mut table: Vec<(&'static str, Asm)> = vec![
+        ("adds.w (i64 add, low)", dp(Add, true, 0, 0, 2)),
+        ("adc.w (i64 add, high)", dp(Adc, false, 1, 1, 3)),
+        ("subs.w (i64 sub, low)", dp(Sub, true, 4, 12, 8)),
+        ("sbc.w (i64 sub, high)", dp(Sbc, false, 10, 11, 14)),
+        ("cmp.w (i64 compare, low)", dp(Cmp, true, 15, 0, 2)),
+        ("sbcs.w (i64 compare, high)", dp(Sbc, true, 12, 1, 3)),
+        ("orr.w lsr (i64 shift by constant)", Asm::DpReg {
+            op: Orr,
+            s: false,
+            rd: r(1),
+            rn: r(2),
+            rm: r(0),
+            shift: Shift { kind: ShiftKind::Lsr, amount: 31 },
+        }),
+        ("orr.w lsl (i64 shift by constant)", Asm::DpReg {
+            op: Orr,
+            s: false,
+            rd: r(0),
+            rn: r(3),
+            rm: r(1),
+            shift: Shift { kind: ShiftKind::Lsl, amount: 1 },
+        }),
+        ("umull (i64 mul)", Asm::Umull { rdlo: r(2), rdhi: r(3), rn: r(0), rm: r(1) }),
+        ("mla (i64 mul)", Asm::Mla { rd: r(3), rn: r(0), rm: r(12), ra: r(3) }),
+        ("movw r12 (stack limit)", Asm::MovW { rd: Reg::R12, imm16: 0 }),
+        ("movt r12 (stack limit)", Asm::MovT { rd: Reg::R12, imm16: 0 }),
+        ("ldr.w r12, [r12] (stack limit)", Asm::Ldr {
+            size: MemSize::Word,
+            signed: false,
+            rt: Reg::R12,
+            rn: Reg::R12,
+            imm: 0,
+        }),
+        ("addw r12 (frame size)", Asm::AddW { rd: Reg::R12, rn: Reg::R12, imm12: 4095 }),
+        ("addw r12 (small frame)", Asm::AddW { rd: Reg::R12, rn: Reg::R12, imm12: 8 }),
+        ("cmp.w sp, r12 (stack limit)", Asm::DpReg {
+            op: Cmp,
+            s: true,
+            rd: Reg::PC,
+            rn: Reg::SP,
+            rm: Reg::R12,
+            shift: Shift::NONE,
+        }),
+        ("blo (to the trap island)", Asm::BranchN { cond: Some(Cond::Lo), offset: 22 }),
+        ("blo.w (to the trap island)", Asm::BranchW { cond: Some(Cond::Lo), offset: 4000 }),
+        ("udf #9 (stack exhausted)", Asm::Udf { imm8: 9 }),
+    ];
+    for kind in [ShiftKind::Lsl, ShiftKind::Lsr, ShiftKind::Asr] {
+        table.push(("register shift (i64 variable shift)", Asm::ShiftReg {
+            kind,
+            s: false,
+            rd: r(4),
+            rn: r(5),
+            rm: r(6),
+        }));
+    }
+    let cases: Vec<Case> = table.into_iter().map(|(form, a)| case_for(form, a)).collect();
+    check_cases(&cases);
+}

@@ -1080,6 +1080,7 @@ fn symbol(t: &RelocTarget) -> String {
         RelocTarget::TableSize(t) => format!("table{t}_size"),
         RelocTarget::FuncDescriptor(n) => format!("fd{n}"),
         RelocTarget::TypeId(n) => format!("type{n}"),
+        RelocTarget::StackLimit => "__bulkhead_stack_limit".to_string(),
     }
 }
 
@@ -1176,7 +1177,10 @@ fn executes_under_qemu() {
         emit_function(&mut asm, &format!("f{}", case.func.index.0), &c);
     }
     for (name, c) in runtime_functions(&isa) {
-        assert!(c.relocs.is_empty(), "runtime {name} has relocations");
+        assert!(
+            c.relocs.iter().all(|r| r.target == RelocTarget::StackLimit),
+            "runtime {name} has relocations other than the stack limit"
+        );
         emit_function(&mut asm, &format!("bh_{name}"), &c);
     }
 
@@ -1192,6 +1196,8 @@ fn executes_under_qemu() {
         "uint8_t mem1[{MEM1_SIZE}] __attribute__((aligned(8)));\nuint32_t mem1_size = {MEM1_SIZE};"
     );
     let _ = writeln!(c, "uint32_t g0, g1, g2, g3;");
+    // The stack limit the prologues check (set in main, 1 MiB below its frame).
+    let _ = writeln!(c, "uint32_t __bulkhead_stack_limit;");
     let data: Vec<String> = DATA0.iter().map(|b| b.to_string()).collect();
     let _ = writeln!(c, "const uint8_t d0[] = {{{}}};", data.join(","));
     let mut main_normal = String::new();
@@ -1261,7 +1267,7 @@ fn executes_under_qemu() {
     }
     let _ = writeln!(
         c,
-        "int main(int argc, char **argv) {{\n  if (argc > 1) {{\n    printf(\"start\\n\"); fflush(stdout);\n    switch (atoi(argv[1])) {{\n{trap_switch}    }}\n    return 0;\n  }}\n{main_normal}  printf(\"done\\n\");\n  return 0;\n}}"
+        "int main(int argc, char **argv) {{\n  __bulkhead_stack_limit = (uint32_t)__builtin_frame_address(0) - 0x100000;\n  if (argc > 1) {{\n    printf(\"start\\n\"); fflush(stdout);\n    switch (atoi(argv[1])) {{\n{trap_switch}    }}\n    return 0;\n  }}\n{main_normal}  printf(\"done\\n\");\n  return 0;\n}}"
     );
     let dir = work_dir();
     std::fs::write(dir.join("code.s"), &asm).unwrap();
@@ -1397,6 +1403,19 @@ fn listings_reassemble_with_llvm_mc() {
             (case.func.name.clone(), c)
         })
         .collect();
+    // The i64 suite too (a sample: every distinct function name prefix).
+    let suite64 = build_suite64();
+    let module64 = ModuleInfo {
+        funcs: suite64.sigs.clone(),
+        types: Vec::new(),
+        globals: vec![Type::I32, Type::I32, Type::I32, Type::I32, Type::I64],
+        num_memories: 1,
+    };
+    for case in suite64.cases.iter().step_by(3) {
+        let c = compile_function_checked(&case.func, &module64, &isa, &BackendOptions { emit_asm: true })
+            .unwrap_or_else(|e| panic!("{e}"));
+        funcs.push((case.func.name.clone(), c));
+    }
     funcs.extend(
         runtime_functions(&isa)
             .into_iter()
@@ -1453,4 +1472,1010 @@ fn listings_reassemble_with_llvm_mc() {
             c.asm.as_ref().unwrap()
         );
     }
+}
+
+// ---------------------------------------------------------------------------
+// i64: register pairs, AAPCS pairs, 64-bit runtime division, stack limit.
+//
+// A second suite with typed signatures: the C driver declares every
+// function with uint32_t/uint64_t parameters, so gcc's own AAPCS code is
+// the oracle for incoming i64 arguments and results (and a C function
+// called from compiled code for outgoing ones). Expected values come from
+// Rust's u64/i64 arithmetic on the IR's total-division spec.
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Expect64 {
+    Value(u64),
+    Trap,
+}
+
+struct Case64 {
+    func: Function,
+    calls: Vec<(Vec<u64>, Expect64)>,
+}
+
+struct Suite64 {
+    cases: Vec<Case64>,
+    sigs: Vec<Signature>,
+    /// Functions defined by the C driver: (index, C definition).
+    c_funcs: Vec<(u32, String)>,
+}
+
+fn e64(x: u64) -> Expect64 {
+    Expect64::Value(x)
+}
+
+impl Suite64 {
+    fn add(
+        &mut self,
+        name: &str,
+        params: &[Type],
+        results: &[Type],
+        calls: Vec<(Vec<u64>, Expect64)>,
+        body: impl FnOnce(&mut FunctionBuilder, &[Value]),
+    ) -> u32 {
+        let idx = self.sigs.len() as u32;
+        let sig = Signature {
+            params: params.to_vec(),
+            results: results.to_vec(),
+        };
+        self.sigs.push(sig.clone());
+        let mut f = Function::new(FuncIdx(idx), name, sig);
+        {
+            let mut b = FunctionBuilder::new(&mut f);
+            let e = b.create_block();
+            b.switch_to_block(e);
+            let ps: Vec<Value> = params
+                .iter()
+                .map(|&t| b.append_block_param(e, t))
+                .collect();
+            body(&mut b, &ps);
+        }
+        if let Err(e) = verify(&f) {
+            panic!("test IR for {name} does not verify: {e}\n{f}");
+        }
+        self.cases.push(Case64 { func: f, calls });
+        idx
+    }
+
+    /// A function the C driver defines (`f<index>`), called by compiled code.
+    fn add_c(&mut self, params: &[Type], results: &[Type], body: &str) -> u32 {
+        let idx = self.sigs.len() as u32;
+        self.sigs.push(Signature {
+            params: params.to_vec(),
+            results: results.to_vec(),
+        });
+        let ps: Vec<String> = params
+            .iter()
+            .enumerate()
+            .map(|(i, t)| format!("{} p{i}", c_type(*t)))
+            .collect();
+        let def = format!(
+            "{} f{idx}({}) {{ {body} }}",
+            results.first().map_or("void", |t| c_type(*t)),
+            ps.join(", ")
+        );
+        self.c_funcs.push((idx, def));
+        idx
+    }
+}
+
+fn c_type(t: Type) -> &'static str {
+    match t {
+        Type::I32 => "uint32_t",
+        Type::I64 => "uint64_t",
+        other => panic!("no C type for {other} in this test"),
+    }
+}
+
+const VALS64: [u64; 22] = [
+    0,
+    1,
+    2,
+    3,
+    31,
+    32,
+    33,
+    63,
+    64,
+    65,
+    0x7fff_ffff,
+    0x8000_0000,
+    0xffff_ffff,
+    0x1_0000_0000,
+    0x1_0000_0001,
+    0x7fff_ffff_ffff_ffff,
+    0x8000_0000_0000_0000,
+    0xffff_ffff_ffff_ffff,
+    0xffff_ffff_ffff_fffe,
+    0x1234_5678_9abc_def0,
+    0xdead_beef_0000_0001,
+    0x0000_0001_ffff_ffff,
+];
+
+/// Boundary values plus deterministic pseudo-random ones (xorshift64*),
+/// some with small high words (the runtime division's fast path).
+fn vals64() -> Vec<u64> {
+    let mut v = VALS64.to_vec();
+    let mut s: u64 = 0x9e37_79b9_7f4a_7c15;
+    for i in 0..14 {
+        s ^= s >> 12;
+        s ^= s << 25;
+        s ^= s >> 27;
+        let r = s.wrapping_mul(0x2545_f491_4f6c_dd1d);
+        v.push(match i % 3 {
+            0 => r,
+            1 => r >> 33,
+            _ => r >> (i * 4),
+        });
+    }
+    v
+}
+
+fn pairs64() -> Vec<(u64, u64)> {
+    let v = vals64();
+    v.iter()
+        .flat_map(|&x| v.iter().map(move |&y| (x, y)))
+        .collect()
+}
+
+fn bin64_ref(op: BinaryOp, x: u64, y: u64) -> u64 {
+    let (sx, sy) = (x as i64, y as i64);
+    match op {
+        BinaryOp::Add => x.wrapping_add(y),
+        BinaryOp::Sub => x.wrapping_sub(y),
+        BinaryOp::Mul => x.wrapping_mul(y),
+        BinaryOp::DivS => {
+            if y == 0 {
+                0
+            } else {
+                sx.wrapping_div(sy) as u64
+            }
+        }
+        BinaryOp::DivU => x.checked_div(y).unwrap_or(0),
+        BinaryOp::RemS => {
+            if y == 0 {
+                x
+            } else {
+                sx.wrapping_rem(sy) as u64
+            }
+        }
+        BinaryOp::RemU => {
+            if y == 0 {
+                x
+            } else {
+                x % y
+            }
+        }
+        BinaryOp::And => x & y,
+        BinaryOp::Or => x | y,
+        BinaryOp::Xor => x ^ y,
+        BinaryOp::Shl => x.wrapping_shl((y & 63) as u32),
+        BinaryOp::ShrS => (sx >> (y & 63)) as u64,
+        BinaryOp::ShrU => x >> (y & 63),
+        BinaryOp::Rotl => x.rotate_left((y & 63) as u32),
+        BinaryOp::Rotr => x.rotate_right((y & 63) as u32),
+    }
+}
+
+fn un64_ref(op: UnaryOp, x: u64) -> u64 {
+    match op {
+        UnaryOp::Clz => x.leading_zeros() as u64,
+        UnaryOp::Ctz => x.trailing_zeros() as u64,
+        UnaryOp::Popcnt => x.count_ones() as u64,
+        UnaryOp::Eqz => (x == 0) as u64,
+        UnaryOp::Extend8S => x as u8 as i8 as i64 as u64,
+        UnaryOp::Extend16S => x as u16 as i16 as i64 as u64,
+        UnaryOp::Extend32S => x as u32 as i32 as i64 as u64,
+    }
+}
+
+fn icmp64_ref(cc: IntCC, x: u64, y: u64) -> bool {
+    let (sx, sy) = (x as i64, y as i64);
+    match cc {
+        IntCC::Eq => x == y,
+        IntCC::Ne => x != y,
+        IntCC::LtS => sx < sy,
+        IntCC::LtU => x < y,
+        IntCC::GtS => sx > sy,
+        IntCC::GtU => x > y,
+        IntCC::LeS => sx <= sy,
+        IntCC::LeU => x <= y,
+        IntCC::GeS => sx >= sy,
+        IntCC::GeU => x >= y,
+    }
+}
+
+/// Little-endian load of `kind` from `bytes`.
+fn load_ref(kind: LoadKind, bytes: &[u8; 8]) -> u64 {
+    let w = u64::from_le_bytes(*bytes);
+    match kind {
+        LoadKind::I64 => w,
+        LoadKind::I64_8S => w as u8 as i8 as i64 as u64,
+        LoadKind::I64_8U => w as u8 as u64,
+        LoadKind::I64_16S => w as u16 as i16 as i64 as u64,
+        LoadKind::I64_16U => w as u16 as u64,
+        LoadKind::I64_32S => w as u32 as i32 as i64 as u64,
+        LoadKind::I64_32U => w as u32 as u64,
+        other => panic!("{other:?} is not an i64 load"),
+    }
+}
+
+fn store_width(kind: StoreKind) -> usize {
+    match kind {
+        StoreKind::I64 => 8,
+        StoreKind::I64_8 => 1,
+        StoreKind::I64_16 => 2,
+        StoreKind::I64_32 => 4,
+        other => panic!("{other:?} is not an i64 store"),
+    }
+}
+
+const SHIFT_KS: [u64; 12] = [0, 1, 5, 31, 32, 33, 40, 63, 64, 65, 100, 0xffff_ffff_0000_0021];
+const CONSTS64: [u64; 6] = [
+    0,
+    1,
+    0xffff_ffff_ffff_ffff,
+    0x1_0000_0000,
+    0x8000_0000_0000_0000,
+    0x0000_00ff_0000_ff00,
+];
+const LOADS64: [LoadKind; 7] = [
+    LoadKind::I64,
+    LoadKind::I64_8S,
+    LoadKind::I64_8U,
+    LoadKind::I64_16S,
+    LoadKind::I64_16U,
+    LoadKind::I64_32S,
+    LoadKind::I64_32U,
+];
+const STORES64: [StoreKind; 4] = [
+    StoreKind::I64,
+    StoreKind::I64_8,
+    StoreKind::I64_16,
+    StoreKind::I64_32,
+];
+const FILL64: u64 = 0xf0e1_d2c3_b4a5_9687;
+
+fn build_suite64() -> Suite64 {
+    use Type::{I32, I64};
+    let mut s = Suite64 {
+        cases: Vec::new(),
+        sigs: Vec::new(),
+        c_funcs: Vec::new(),
+    };
+    let vals = vals64();
+
+    // Binary operations: register pairs, and constants on either side.
+    for op in BINOPS {
+        let calls = pairs64()
+            .into_iter()
+            .map(|(x, y)| (vec![x, y], e64(bin64_ref(op, x, y))))
+            .collect();
+        s.add(&format!("bin64_{op}"), &[I64, I64], &[I64], calls, |b, p| {
+            let r = b.binary(op, p[0], p[1]);
+            b.ret(&[r]);
+        });
+        let shifty = matches!(
+            op,
+            BinaryOp::Shl | BinaryOp::ShrS | BinaryOp::ShrU | BinaryOp::Rotl | BinaryOp::Rotr
+        );
+        let ks: &[u64] = if shifty { &SHIFT_KS } else { &CONSTS64 };
+        for &k in ks {
+            let calls = vals
+                .iter()
+                .map(|&x| (vec![x], e64(bin64_ref(op, x, k))))
+                .collect();
+            s.add(&format!("bin64_{op}_rk{k:x}"), &[I64], &[I64], calls, |b, p| {
+                let c = b.iconst(I64, k);
+                let r = b.binary(op, p[0], c);
+                b.ret(&[r]);
+            });
+            if !shifty {
+                let calls = vals
+                    .iter()
+                    .map(|&x| (vec![x], e64(bin64_ref(op, k, x))))
+                    .collect();
+                s.add(&format!("bin64_{op}_kr{k:x}"), &[I64], &[I64], calls, |b, p| {
+                    let c = b.iconst(I64, k);
+                    let r = b.binary(op, c, p[0]);
+                    b.ret(&[r]);
+                });
+            }
+        }
+    }
+    // Unary operations.
+    for op in [
+        UnaryOp::Clz,
+        UnaryOp::Ctz,
+        UnaryOp::Popcnt,
+        UnaryOp::Extend8S,
+        UnaryOp::Extend16S,
+        UnaryOp::Extend32S,
+    ] {
+        let calls = vals
+            .iter()
+            .map(|&x| (vec![x], e64(un64_ref(op, x))))
+            .collect();
+        s.add(&format!("un64_{op}"), &[I64], &[I64], calls, |b, p| {
+            let r = b.unary(op, p[0]);
+            b.ret(&[r]);
+        });
+    }
+    let calls = vals
+        .iter()
+        .map(|&x| (vec![x], e64((x == 0) as u64)))
+        .collect();
+    s.add("eqz64", &[I64], &[I32], calls, |b, p| {
+        let r = b.unary(UnaryOp::Eqz, p[0]);
+        b.ret(&[r]);
+    });
+    // Constants.
+    for k in CONSTS64.iter().chain(&[0x1234_5678_9abc_def0u64, 0xffff_ffff]) {
+        let k = *k;
+        s.add(&format!("const64_{k:x}"), &[], &[I64], vec![(vec![], e64(k))], |b, _| {
+            let c = b.iconst(I64, k);
+            b.ret(&[c]);
+        });
+    }
+    // Comparisons: materialized, fused into selects (i64 and i32 results)
+    // and branches.
+    for cc in CCS {
+        let calls = pairs64()
+            .into_iter()
+            .map(|(x, y)| (vec![x, y], e64(icmp64_ref(cc, x, y) as u64)))
+            .collect();
+        s.add(&format!("icmp64_{cc}"), &[I64, I64], &[I32], calls, |b, p| {
+            let r = b.icmp(cc, p[0], p[1]);
+            b.ret(&[r]);
+        });
+        let (t, f) = (0x1111_2222_3333_4444u64, 0x5555_6666_7777_8888u64);
+        let calls = pairs64()
+            .into_iter()
+            .map(|(x, y)| {
+                (
+                    vec![x, y, t, f],
+                    e64(if icmp64_ref(cc, x, y) { t } else { f }),
+                )
+            })
+            .collect();
+        s.add(
+            &format!("select64_icmp64_{cc}"),
+            &[I64, I64, I64, I64],
+            &[I64],
+            calls,
+            |b, p| {
+                let c = b.icmp(cc, p[0], p[1]);
+                let r = b.select(c, p[2], p[3]);
+                b.ret(&[r]);
+            },
+        );
+        let calls = pairs64()
+            .into_iter()
+            .take(200)
+            .map(|(x, y)| {
+                (
+                    vec![x, y, 111, 222],
+                    e64(if icmp64_ref(cc, x, y) { 111 } else { 222 }),
+                )
+            })
+            .collect();
+        s.add(
+            &format!("select32_icmp64_{cc}"),
+            &[I64, I64, I32, I32],
+            &[I32],
+            calls,
+            |b, p| {
+                let c = b.icmp(cc, p[0], p[1]);
+                let r = b.select(c, p[2], p[3]);
+                b.ret(&[r]);
+            },
+        );
+        let calls = pairs64()
+            .into_iter()
+            .map(|(x, y)| {
+                (
+                    vec![x, y],
+                    e64(if icmp64_ref(cc, x, y) {
+                        x.wrapping_add(1)
+                    } else {
+                        y.wrapping_mul(3)
+                    }),
+                )
+            })
+            .collect();
+        s.add(&format!("brif_icmp64_{cc}"), &[I64, I64], &[I64], calls, |b, p| {
+            let t = b.create_block();
+            let e = b.create_block();
+            let j = b.create_block();
+            let r = b.append_block_param(j, I64);
+            let c = b.icmp(cc, p[0], p[1]);
+            b.brif(c, t, &[], e, &[]);
+            b.switch_to_block(t);
+            let one = b.iconst(I64, 1);
+            let a = b.binary(BinaryOp::Add, p[0], one);
+            b.jump(j, &[a]);
+            b.switch_to_block(e);
+            let three = b.iconst(I64, 3);
+            let m = b.binary(BinaryOp::Mul, p[1], three);
+            b.jump(j, &[m]);
+            b.switch_to_block(j);
+            b.ret(&[r]);
+        });
+    }
+    // A trap fused with a 64-bit comparison (a few trapping calls).
+    let mut calls: Vec<(Vec<u64>, Expect64)> = pairs64()
+        .into_iter()
+        .filter(|&(x, y)| !icmp64_ref(IntCC::LtS, x, y))
+        .take(100)
+        .map(|(x, y)| (vec![x, y], e64(7)))
+        .collect();
+    calls.push((vec![0x8000_0000_0000_0000, 0], Expect64::Trap));
+    calls.push((vec![1, 0x1_0000_0000], Expect64::Trap));
+    s.add("trap_icmp64_lts", &[I64, I64], &[I32], calls, |b, p| {
+        let c = b.icmp(IntCC::LtS, p[0], p[1]);
+        b.trapnz(c, TrapCode::IntegerOverflow);
+        let r = b.iconst(I32, 7);
+        b.ret(&[r]);
+    });
+    // select of i64 on a plain i32.
+    let calls = vals
+        .iter()
+        .flat_map(|&x| [(vec![0, x, !x], e64(!x)), (vec![5, x, !x], e64(x))])
+        .collect();
+    s.add("select64_plain", &[I32, I64, I64], &[I64], calls, |b, p| {
+        let r = b.select(p[0], p[1], p[2]);
+        b.ret(&[r]);
+    });
+    // Conversions.
+    let v32: Vec<u64> = VALS.iter().map(|&x| x as u64).collect();
+    let calls = v32
+        .iter()
+        .map(|&x| (vec![x], e64(x as u32 as i32 as i64 as u64)))
+        .collect();
+    s.add("sextend", &[I32], &[I64], calls, |b, p| {
+        let r = b.convert(ConvertOp::SExtend, I64, p[0]);
+        b.ret(&[r]);
+    });
+    let calls = v32.iter().map(|&x| (vec![x], e64(x))).collect();
+    s.add("uextend", &[I32], &[I64], calls, |b, p| {
+        let r = b.convert(ConvertOp::UExtend, I64, p[0]);
+        b.ret(&[r]);
+    });
+    let calls = vals
+        .iter()
+        .map(|&x| (vec![x], e64(x as u32 as u64)))
+        .collect();
+    s.add("wrap", &[I64], &[I32], calls, |b, p| {
+        let r = b.convert(ConvertOp::Wrap, I32, p[0]);
+        b.ret(&[r]);
+    });
+
+    // Every store width followed by every load kind, at unaligned
+    // addresses, with small and large immediate offsets.
+    let m0 = MemIdx(0);
+    for st in STORES64 {
+        for ld in LOADS64 {
+            for off in [0u32, 7, 5000] {
+                let mut calls = Vec::new();
+                for addr in [0u64, 1, 2, 3, 5, 4093, 60000] {
+                    for v in [0x8877_6655_4433_2211u64, 0x0102_0304_f5f6_f7f8, 0] {
+                        let mut bytes = FILL64.to_le_bytes();
+                        let w = store_width(st);
+                        bytes[..w].copy_from_slice(&v.to_le_bytes()[..w]);
+                        calls.push((vec![addr, v], e64(load_ref(ld, &bytes))));
+                    }
+                }
+                s.add(
+                    &format!("mem64_{st:?}_{ld:?}_{off}"),
+                    &[I32, I64],
+                    &[I64],
+                    calls,
+                    |b, p| {
+                        let a = b.mem_addr(m0, p[0]);
+                        let fill = b.iconst(I64, FILL64);
+                        b.store(StoreKind::I64, a, fill, off);
+                        b.store(st, a, p[1], off);
+                        let r = b.load(ld, a, off);
+                        b.ret(&[r]);
+                    },
+                );
+            }
+        }
+    }
+    // A constant address (base + constant index folded into the offset).
+    let calls = vals
+        .iter()
+        .map(|&v| (vec![v], e64(v ^ ((v >> 8) & 0xff))))
+        .collect();
+    s.add("mem64_const_addr", &[I64], &[I64], calls, |b, p| {
+        let base = b.mem_base(m0);
+        let k13 = b.iconst(I32, 13);
+        let a = b.addr_add(base, k13);
+        // Bytes 15..23.
+        b.store(StoreKind::I64, a, p[0], 2);
+        let r = b.load(LoadKind::I64, a, 2);
+        // Byte 16 = byte 1 of the value.
+        let k16 = b.iconst(I32, 16);
+        let a16 = b.addr_add(base, k16);
+        let byte = b.load(LoadKind::I64_8U, a16, 0);
+        let r = b.binary(BinaryOp::Xor, r, byte);
+        b.ret(&[r]);
+    });
+    // i64 global: 8-byte storage, low word first.
+    let calls = vals
+        .iter()
+        .map(|&v| (vec![v], e64(v.wrapping_add(1))))
+        .collect();
+    s.add("global64", &[I64], &[I64], calls, |b, p| {
+        b.global_set(GlobalIdx(4), p[0]);
+        let g = b.global_get(GlobalIdx(4), I64);
+        let one = b.iconst(I64, 1);
+        let r = b.binary(BinaryOp::Add, g, one);
+        b.ret(&[r]);
+    });
+
+    // Calls: AAPCS pairs in registers (skipping r1/r3) and 8-byte aligned
+    // on the stack, into compiled code from C and into C from compiled code.
+    let mix_ref = |a: u64, b: u64, c: u64, d: u64, e: u64, f: u64| -> u64 {
+        (a as u32 as u64)
+            .wrapping_add(b.wrapping_mul(3))
+            .wrapping_add((c as u32 as u64).wrapping_mul(5))
+            .wrapping_add(d.wrapping_mul(7))
+            .wrapping_add(e.wrapping_mul(11))
+            .wrapping_add((f as u32 as u64).wrapping_mul(13))
+    };
+    let mix_params = [I32, I64, I32, I64, I64, I32];
+    let calls = pairs64()
+        .into_iter()
+        .take(50)
+        .map(|(x, y)| {
+            let a = [x & 0xffff_ffff, y, x >> 3 & 0xffff_ffff, x ^ y, x.wrapping_mul(y), y & 0xffff_ffff];
+            (a.to_vec(), e64(mix_ref(a[0], a[1], a[2], a[3], a[4], a[5])))
+        })
+        .collect();
+    let mix = s.add("mix", &mix_params, &[I64], calls, |b, p| {
+        let k = |b: &mut FunctionBuilder, v: u64| b.iconst(I64, v);
+        let a = b.convert(ConvertOp::UExtend, I64, p[0]);
+        let c = b.convert(ConvertOp::UExtend, I64, p[2]);
+        let f = b.convert(ConvertOp::UExtend, I64, p[5]);
+        let mut acc = a;
+        for (x, m) in [(p[1], 3), (c, 5), (p[3], 7), (p[4], 11), (f, 13)] {
+            let km = k(b, m);
+            let t = b.binary(BinaryOp::Mul, x, km);
+            acc = b.binary(BinaryOp::Add, acc, t);
+        }
+        b.ret(&[acc]);
+    });
+    let c_mix_ref = |a: u64, b: u64, c: u64, d: u64, e: u64, f: u64| -> u64 {
+        a ^ b.rotate_left(1) ^ (c << 7) ^ d.wrapping_mul(3) ^ e.wrapping_sub(9) ^ (f << 40)
+    };
+    let c_mix = s.add_c(
+        &mix_params,
+        &[I64],
+        "return (uint64_t)p0 ^ ((p1 << 1) | (p1 >> 63)) ^ ((uint64_t)p2 << 7) ^ (p3 * 3) ^ (p4 - 9) ^ ((uint64_t)p5 << 40);",
+    );
+    let two = s.add("two_results64", &[I64], &[I64, I32], vec![], |b, p| {
+        let one = b.iconst(I64, 1);
+        let a = b.binary(BinaryOp::Add, p[0], one);
+        let w = b.convert(ConvertOp::Wrap, I32, p[0]);
+        let r = b.binary(BinaryOp::Add, w, w);
+        b.ret(&[a, r]);
+    });
+    let calls = pairs64()
+        .into_iter()
+        .take(120)
+        .map(|(x, y)| {
+            let r1 = mix_ref(1, x, 2, y, x ^ y, 3);
+            let r2 = c_mix_ref(4, y, 5, x, x.wrapping_add(y), 6);
+            let (a, w) = (y.wrapping_add(1), (y as u32).wrapping_add(y as u32) as u64);
+            (
+                vec![x, y],
+                e64(r1.wrapping_add(r2).wrapping_add(a).wrapping_add(w).wrapping_sub(x)),
+            )
+        })
+        .collect();
+    s.add("caller64", &[I64, I64], &[I64], calls, |b, p| {
+        let (x, y) = (p[0], p[1]);
+        let i = |b: &mut FunctionBuilder, v: u64| b.iconst(I32, v);
+        let (c1, c2, c3) = (i(b, 1), i(b, 2), i(b, 3));
+        let xy = b.binary(BinaryOp::Xor, x, y);
+        let r1 = b.call(FuncIdx(mix), &[c1, x, c2, y, xy, c3], &[I64])[0];
+        let (c4, c5, c6) = (i(b, 4), i(b, 5), i(b, 6));
+        let s2 = b.binary(BinaryOp::Add, x, y);
+        let r2 = b.call(FuncIdx(c_mix), &[c4, y, c5, x, s2, c6], &[I64])[0];
+        let rs = b.call(FuncIdx(two), &[y], &[I64, I32]);
+        let w = b.convert(ConvertOp::UExtend, I64, rs[1]);
+        let t = b.binary(BinaryOp::Add, r1, r2);
+        let t = b.binary(BinaryOp::Add, t, rs[0]);
+        let t = b.binary(BinaryOp::Add, t, w);
+        let t = b.binary(BinaryOp::Sub, t, x);
+        b.ret(&[t]);
+    });
+    // Results beyond r0-r3 go through the caller's result area (after the
+    // stack arguments): three i64 results, and five results after six
+    // arguments (two words of them on the stack).
+    let pick3 = s.add("pick3", &[I64, I64], &[I64, I64, I64], vec![], |b, p| {
+        let t = b.binary(BinaryOp::Xor, p[0], p[1]);
+        b.ret(&[p[0], p[1], t]);
+    });
+    let many = s.add(
+        "many_results",
+        &[I32, I64, I32, I64, I64, I32],
+        &[I32, I64, I64, I32, I64],
+        vec![],
+        |b, p| {
+            let s1 = b.binary(BinaryOp::Sub, p[1], p[3]);
+            let s2 = b.binary(BinaryOp::Mul, p[4], p[4]);
+            let w = b.binary(BinaryOp::Xor, p[0], p[5]);
+            b.ret(&[p[2], s1, s2, w, p[4]]);
+        },
+    );
+    let calls = pairs64()
+        .into_iter()
+        .take(80)
+        .map(|(x, y)| {
+            let z = x ^ y;
+            let (a, c, f) = (x as u32, y as u32, (x >> 32) as u32);
+            let d = x.wrapping_add(y);
+            let many_sum = (c as u64)
+                .wrapping_add(y.wrapping_sub(d).wrapping_mul(3))
+                .wrapping_add(x.wrapping_mul(x).wrapping_mul(5))
+                .wrapping_add(((a ^ f) as u64).wrapping_mul(7))
+                .wrapping_add(x.wrapping_mul(11));
+            (
+                vec![x, y],
+                e64(x.wrapping_add(y.rotate_left(1)).wrapping_add(z.wrapping_mul(3)).wrapping_add(many_sum)),
+            )
+        })
+        .collect();
+    s.add("stack_results", &[I64, I64], &[I64], calls, |b, p| {
+        let (x, y) = (p[0], p[1]);
+        let r = b.call(FuncIdx(pick3), &[x, y], &[I64, I64, I64]);
+        let k1 = b.iconst(I64, 1);
+        let yr = b.binary(BinaryOp::Rotl, r[1], k1);
+        let k3 = b.iconst(I64, 3);
+        let z3 = b.binary(BinaryOp::Mul, r[2], k3);
+        let t = b.binary(BinaryOp::Add, r[0], yr);
+        let t = b.binary(BinaryOp::Add, t, z3);
+        let a = b.convert(ConvertOp::Wrap, I32, x);
+        let c = b.convert(ConvertOp::Wrap, I32, y);
+        let k32 = b.iconst(I64, 32);
+        let xh = b.binary(BinaryOp::ShrU, x, k32);
+        let f = b.convert(ConvertOp::Wrap, I32, xh);
+        let d = b.binary(BinaryOp::Add, x, y);
+        let m = b.call(FuncIdx(many), &[a, y, c, d, x, f], &[I32, I64, I64, I32, I64]);
+        let m0 = b.convert(ConvertOp::UExtend, I64, m[0]);
+        let m3 = b.convert(ConvertOp::UExtend, I64, m[3]);
+        let mut acc = t;
+        for (v, k) in [(m0, 1u64), (m[1], 3), (m[2], 5), (m3, 7), (m[4], 11)] {
+            let kk = b.iconst(I64, k);
+            let vk = b.binary(BinaryOp::Mul, v, kk);
+            acc = b.binary(BinaryOp::Add, acc, vk);
+        }
+        b.ret(&[acc]);
+    });
+    // Eleven results (19 words, 15 of them in the result area: more than
+    // there are registers).
+    let eleven_tys = [I64, I32, I32, I64, I64, I64, I64, I64, I64, I32, I64];
+    let eleven = s.add("eleven_results", &[I64], &eleven_tys, vec![], |b, p| {
+        let rs: Vec<Value> = eleven_tys
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| {
+                let k = b.iconst(I64, i as u64 * 0x1_0000_0001 + 1);
+                let v = b.binary(BinaryOp::Mul, p[0], k);
+                if t == I32 {
+                    b.convert(ConvertOp::Wrap, I32, v)
+                } else {
+                    v
+                }
+            })
+            .collect();
+        b.ret(&rs);
+    });
+    let calls = vals
+        .iter()
+        .map(|&x| {
+            let sum = eleven_tys.iter().enumerate().fold(0u64, |acc, (i, &t)| {
+                let v = x.wrapping_mul(i as u64 * 0x1_0000_0001 + 1);
+                let v = if t == I32 { v as u32 as u64 } else { v };
+                acc.wrapping_mul(3).wrapping_add(v)
+            });
+            (vec![x], e64(sum))
+        })
+        .collect();
+    s.add("eleven_results_caller", &[I64], &[I64], calls, |b, p| {
+        let rs = b.call(FuncIdx(eleven), &[p[0]], &eleven_tys);
+        let mut acc = b.iconst(I64, 0);
+        let k3 = b.iconst(I64, 3);
+        for (&r, &t) in rs.iter().zip(&eleven_tys) {
+            let v = if t == I32 { b.convert(ConvertOp::UExtend, I64, r) } else { r };
+            let m = b.binary(BinaryOp::Mul, acc, k3);
+            acc = b.binary(BinaryOp::Add, m, v);
+        }
+        b.ret(&[acc]);
+    });
+    // Register pressure: 16 i64 values (32 registers) live across a call.
+    let pressure_ref = |x: u64| -> u64 {
+        let vals: Vec<u64> = (0..16u64)
+            .map(|i| x.wrapping_mul(i + 3).wrapping_add((i * i) << 33))
+            .collect();
+        let m = mix_ref(7, x, 8, x, x, 9);
+        vals.iter()
+            .enumerate()
+            .fold(m, |acc, (i, &v)| acc.wrapping_add(v.rotate_left(i as u32)))
+    };
+    let calls = vals.iter().map(|&x| (vec![x], e64(pressure_ref(x)))).collect();
+    s.add("pressure64", &[I64], &[I64], calls, |b, p| {
+        let x = p[0];
+        let vs: Vec<Value> = (0..16u64)
+            .map(|i| {
+                let k = b.iconst(I64, i + 3);
+                let m = b.binary(BinaryOp::Mul, x, k);
+                let c = b.iconst(I64, (i * i) << 33);
+                b.binary(BinaryOp::Add, m, c)
+            })
+            .collect();
+        let (c7, c8, c9) = (b.iconst(I32, 7), b.iconst(I32, 8), b.iconst(I32, 9));
+        let mut acc = b.call(FuncIdx(mix), &[c7, x, c8, x, x, c9], &[I64])[0];
+        for (i, &v) in vs.iter().enumerate() {
+            let k = b.iconst(I64, i as u64);
+            let r = b.binary(BinaryOp::Rotl, v, k);
+            acc = b.binary(BinaryOp::Add, acc, r);
+        }
+        b.ret(&[acc]);
+    });
+    // Loops with i64 block parameters; recursion through the stack check.
+    let fac_ref = |n: u64| (1..=n).fold(1u64, |a, i| a.wrapping_mul(i));
+    let calls = [0u64, 1, 2, 5, 20, 21, 25, 100]
+        .iter()
+        .map(|&n| (vec![n], e64(fac_ref(n))))
+        .collect();
+    s.add("fac64_loop", &[I64], &[I64], calls, |b, p| {
+        let head = b.create_block();
+        let body = b.create_block();
+        let exit = b.create_block();
+        let i = b.append_block_param(head, I64);
+        let acc = b.append_block_param(head, I64);
+        let one = b.iconst(I64, 1);
+        b.jump(head, &[one, one]);
+        b.switch_to_block(head);
+        let c = b.icmp(IntCC::LeU, i, p[0]);
+        b.brif(c, body, &[], exit, &[]);
+        b.switch_to_block(body);
+        let acc2 = b.binary(BinaryOp::Mul, acc, i);
+        let one2 = b.iconst(I64, 1);
+        let i2 = b.binary(BinaryOp::Add, i, one2);
+        b.jump(head, &[i2, acc2]);
+        b.switch_to_block(exit);
+        b.ret(&[acc]);
+    });
+    let rec = s.next_index();
+    let calls = [0u64, 1, 2, 5, 20, 25, 1000]
+        .iter()
+        .map(|&n| (vec![n], e64(fac_ref(n))))
+        .collect();
+    s.add("fac64_rec", &[I64], &[I64], calls, |b, p| {
+        let base = b.create_block();
+        let step = b.create_block();
+        let zero = b.iconst(I64, 0);
+        let c = b.icmp(IntCC::Eq, p[0], zero);
+        b.brif(c, base, &[], step, &[]);
+        b.switch_to_block(base);
+        let one = b.iconst(I64, 1);
+        b.ret(&[one]);
+        b.switch_to_block(step);
+        let one = b.iconst(I64, 1);
+        let n1 = b.binary(BinaryOp::Sub, p[0], one);
+        let r = b.call(FuncIdx(rec), &[n1], &[I64])[0];
+        let m = b.binary(BinaryOp::Mul, r, p[0]);
+        b.ret(&[m]);
+    });
+    // Unbounded recursion: the prologue's stack-limit check traps (UDF #9)
+    // before the stack runs out.
+    let inf = s.next_index();
+    s.add(
+        "runaway_recursion",
+        &[I64],
+        &[I64],
+        vec![(vec![1], Expect64::Trap)],
+        |b, p| {
+            let one = b.iconst(I64, 1);
+            let n1 = b.binary(BinaryOp::Add, p[0], one);
+            let r = b.call(FuncIdx(inf), &[n1], &[I64])[0];
+            let r = b.binary(BinaryOp::Add, r, one);
+            b.ret(&[r]);
+        },
+    );
+    s
+}
+
+impl Suite64 {
+    fn next_index(&self) -> u32 {
+        self.sigs.len() as u32
+    }
+}
+
+#[test]
+fn executes_i64_under_qemu() {
+    if !tools_available() {
+        eprintln!("skipping: arm-none-eabi-gcc or qemu-arm not installed");
+        return;
+    }
+    let suite = build_suite64();
+    let module = ModuleInfo {
+        funcs: suite.sigs.clone(),
+        types: Vec::new(),
+        globals: vec![Type::I32, Type::I32, Type::I32, Type::I32, Type::I64],
+        num_memories: 1,
+    };
+    let isa = TargetIsa {
+        cpu: Cpu::CortexM4,
+        hard_float: false,
+    };
+    let mut asm = String::from(".syntax unified\n.thumb\n");
+    for case in &suite.cases {
+        let c = compile_function_checked(&case.func, &module, &isa, &BackendOptions { emit_asm: true })
+            .unwrap_or_else(|e| panic!("{e}\n{}", case.func));
+        let listing = c.asm.as_ref().unwrap();
+        // Leaf functions without a frame skip the stack check; functions
+        // that call check it.
+        let calls_out = c.relocs.iter().any(|r| r.kind == RelocKind::ThumbCall);
+        let checks = c.relocs.iter().any(|r| r.target == RelocTarget::StackLimit);
+        if calls_out {
+            assert!(checks && listing.contains("udf #9"), "{}: {listing}", case.func.name);
+        }
+        if case.func.name.starts_with("mem64") {
+            assert!(!listing.contains("ldrd") && !listing.contains("strd"), "{listing}");
+        }
+        emit_function(&mut asm, &format!("f{}", case.func.index.0), &c);
+    }
+    for (name, c) in runtime_functions(&isa) {
+        emit_function(&mut asm, &format!("bh_{name}"), &c);
+    }
+    let mut c = String::from("#include <stdio.h>\n#include <stdint.h>\n#include <stdlib.h>\n");
+    let _ = writeln!(c, "uint8_t mem0[{MEM0_SIZE}] __attribute__((aligned(8)));\nuint32_t mem0_size = {MEM0_SIZE};");
+    let _ = writeln!(c, "uint32_t g0, g1, g2, g3;\nuint64_t g4 __attribute__((aligned(8)));");
+    let _ = writeln!(c, "uint32_t __bulkhead_stack_limit;");
+    for (_, def) in &suite.c_funcs {
+        let _ = writeln!(c, "{def}");
+    }
+    let mut main_normal = String::new();
+    let mut trap_switch = String::new();
+    let mut traps: Vec<(usize, usize)> = Vec::new();
+    for (ci, case) in suite.cases.iter().enumerate() {
+        let idx = case.func.index.0;
+        let sig = &case.func.sig;
+        let ret = match sig.results.as_slice() {
+            [] => "void",
+            [t] => c_type(*t),
+            _ => continue, // internal multi-result ABI: called from compiled code only
+        };
+        let ps: Vec<&str> = sig.params.iter().map(|t| c_type(*t)).collect();
+        let _ = writeln!(
+            c,
+            "extern {ret} f{idx}({});",
+            if ps.is_empty() { "void".to_string() } else { ps.join(", ") }
+        );
+        let call_expr = |args: &str| format!("(uint64_t)f{idx}({args})");
+        let normal: Vec<&(Vec<u64>, Expect64)> = case.calls.iter().filter(|c| c.1 != Expect64::Trap).collect();
+        if !normal.is_empty() {
+            let w = ps.len().max(1);
+            let rows: Vec<String> = normal
+                .iter()
+                .map(|(a, _)| {
+                    let mut a = a.clone();
+                    a.resize(w, 0);
+                    format!("{{{}}}", a.iter().map(|x| format!("{x:#x}ull")).collect::<Vec<_>>().join(","))
+                })
+                .collect();
+            let _ = writeln!(c, "static const uint64_t args{ci}[][{w}] = {{{}}};", rows.join(","));
+            let av: Vec<String> = ps.iter().enumerate().map(|(k, t)| format!("({t})args{ci}[k][{k}]")).collect();
+            let _ = writeln!(
+                main_normal,
+                "  for (int k = 0; k < {}; k++) {{ uint64_t r = {}; printf(\"{ci} %d %08lx%08lx\\n\", k, (unsigned long)(r >> 32), (unsigned long)r); }}",
+                normal.len(),
+                call_expr(&av.join(", "))
+            );
+        }
+        for (k, (args, e)) in case.calls.iter().enumerate() {
+            if *e == Expect64::Trap {
+                let av: Vec<String> = ps.iter().zip(args).map(|(t, x)| format!("({t}){x:#x}ull")).collect();
+                let _ = writeln!(
+                    trap_switch,
+                    "    case {}: printf(\"returned %lu\\n\", (unsigned long){}); break;",
+                    traps.len(),
+                    call_expr(&av.join(", "))
+                );
+                traps.push((ci, k));
+            }
+        }
+    }
+    let _ = writeln!(
+        c,
+        "int main(int argc, char **argv) {{\n  __bulkhead_stack_limit = (uint32_t)__builtin_frame_address(0) - 0x100000;\n  if (argc > 1) {{\n    printf(\"start\\n\"); fflush(stdout);\n    switch (atoi(argv[1])) {{\n{trap_switch}    }}\n    return 0;\n  }}\n{main_normal}  printf(\"done\\n\");\n  return 0;\n}}"
+    );
+    let dir = work_dir().join("i64");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("code.s"), &asm).unwrap();
+    std::fs::write(dir.join("driver.c"), &c).unwrap();
+    let elf = dir.join("test.elf");
+    let out = run(Command::new("arm-none-eabi-gcc")
+        .args(["-mcpu=cortex-m3", "-mthumb", "-O1", "--specs=rdimon.specs"])
+        .arg(dir.join("driver.c"))
+        .arg(dir.join("code.s"))
+        .arg("-o")
+        .arg(&elf));
+    assert!(out.status.success(), "link failed:\n{}", String::from_utf8_lossy(&out.stderr));
+
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    let cpus = ["cortex-m4", "cortex-m3", "cortex-m33"];
+    let runs: Vec<_> = cpus
+        .iter()
+        .map(|cpu| {
+            let elf = elf.clone();
+            let cpu = cpu.to_string();
+            std::thread::spawn(move || run(Command::new("qemu-arm").args(["-cpu", &cpu]).arg(&elf)))
+        })
+        .collect();
+    for (cpu, handle) in cpus.into_iter().zip(runs) {
+        let out = handle.join().expect("qemu thread");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains("\ndone\n"),
+            "{cpu}: run did not finish: {:?}\n{}\n{}",
+            out.status,
+            stdout.lines().rev().take(5).collect::<Vec<_>>().join("\n"),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let got: std::collections::HashMap<&str, &str> = stdout
+            .lines()
+            .filter_map(|l| {
+                let (a, rest) = l.split_once(' ')?;
+                let (b, v) = rest.split_once(' ')?;
+                Some((&l[..a.len() + 1 + b.len()], v))
+            })
+            .collect();
+        for (ci, case) in suite.cases.iter().enumerate() {
+            if case.func.sig.results.len() > 1 {
+                continue;
+            }
+            let normal: Vec<&(Vec<u64>, Expect64)> = case.calls.iter().filter(|c| c.1 != Expect64::Trap).collect();
+            for (k, (args, e)) in normal.iter().enumerate() {
+                let key = format!("{ci} {k}");
+                let value = got.get(key.as_str()).and_then(|v| u64::from_str_radix(v, 16).ok());
+                checked += 1;
+                let Expect64::Value(x) = e else { unreachable!() };
+                if value != Some(*x) {
+                    failures.push(format!(
+                        "{cpu}: {}({args:x?}): expected {x:#x}, got {value:x?}",
+                        case.func.name
+                    ));
+                }
+            }
+        }
+    }
+    for (t, &(ci, k)) in traps.iter().enumerate() {
+        let out = run(Command::new("qemu-arm").args(["-cpu", "cortex-m4"]).arg(&elf).arg(t.to_string()));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        checked += 1;
+        let trapped = stdout.contains("start") && !stdout.contains("returned") && stderr.contains("Illegal instruction");
+        if !trapped {
+            let case = &suite.cases[ci];
+            failures.push(format!(
+                "{}({:x?}): expected a trap (UDF), got {stdout:?} {stderr:?}",
+                case.func.name, case.calls[k].0
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} calls failed:\n{}",
+        failures.len(),
+        failures.iter().take(60).cloned().collect::<Vec<_>>().join("\n")
+    );
+    eprintln!("{checked} i64 calls checked under qemu-arm");
 }

@@ -2,3 +2,4 @@
 
 pub mod asm;
 pub mod encode;
+pub mod system;
