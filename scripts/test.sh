@@ -21,7 +21,7 @@ export BULKHEAD_SPEC_DIR=$(cd "$spec_dir" && pwd)
 cargo test --workspace
 
 cargo build -p bulkhead-testkit --bin wast
-wast=target/debug/wast
+wast="${CARGO_TARGET_DIR:-target}/debug/wast"
 
 # Files that must pass completely: every command run, none skipped.
 complete=(i32 address0 load2 memory_size0 memory_size1 memory_size2 memory_trap0)
