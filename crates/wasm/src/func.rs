@@ -512,6 +512,50 @@ impl Translator<'_, '_> {
                 let size = self.b.table_size(TableIdx(table));
                 self.stack.push(size);
             }
+            // A funcref on the operand stack is an i32: the address of the
+            // function's descriptor, 0 for null. Funcref locals, params,
+            // results, globals and block types are still rejected elsewhere,
+            // so such a value only lives on the operand stack between these
+            // operators (validation guarantees nothing else consumes it).
+            O::RefNull { hty } => {
+                if hty != wasmparser::HeapType::FUNC {
+                    let name = if hty == wasmparser::HeapType::EXTERN { "extern".to_string() } else { format!("{hty:?}") };
+                    return Err(self.error(format!("unsupported operator ref.null {name}")));
+                }
+                let null = self.b.iconst(Type::I32, 0);
+                self.stack.push(null);
+            }
+            O::RefIsNull => {
+                let r = self.pop()?;
+                let zero = self.b.iconst(Type::I32, 0);
+                let is_null = self.b.icmp(IntCC::Eq, r, zero);
+                self.stack.push(is_null);
+            }
+            O::RefFunc { function_index } => {
+                if self.env.funcs.get(function_index as usize).is_none() {
+                    return Err(self.internal("ref.func of a missing function"));
+                }
+                let r = self.b.func_ref(FuncIdx(function_index));
+                self.stack.push(r);
+            }
+            O::TableGet { table } => {
+                if self.env.tables.get(table as usize).is_none() {
+                    return Err(self.internal("table.get of a missing table"));
+                }
+                let index = self.pop()?;
+                self.table_access_check(TableIdx(table), index);
+                let r = self.b.table_get(TableIdx(table), index);
+                self.stack.push(r);
+            }
+            O::TableSet { table } => {
+                if self.env.tables.get(table as usize).is_none() {
+                    return Err(self.internal("table.set of a missing table"));
+                }
+                let r = self.pop()?;
+                let index = self.pop()?;
+                self.table_access_check(TableIdx(table), index);
+                self.b.table_set(TableIdx(table), index, r);
+            }
             O::Drop => {
                 self.pop()?;
             }
@@ -597,6 +641,14 @@ impl Translator<'_, '_> {
                 self.b.memory_copy(dm, sm, dst_addr, src_addr, len);
             }
             O::MemoryInit { data_index, mem } => self.memory_init(data_index, mem)?,
+            O::ElemDrop { .. } => {
+                // Dropping an element segment is observable only through
+                // `table.init` (which reads the segment's length). `table.init`
+                // is still rejected as unsupported, and any rejected function
+                // rejects the whole module, so in every module we accept the
+                // drop has no effect. When `table.init` lands, this must clear
+                // the segment's length, like `data.drop` below.
+            }
             O::DataDrop { data_index } => {
                 // Active segments are already dropped (length 0) once
                 // instantiation is over: nothing to do for them.
@@ -899,6 +951,14 @@ impl Translator<'_, '_> {
         }
         let a = self.b.iconst(Type::I32, amount as u64);
         self.b.binary(BinaryOp::Shl, v, a)
+    }
+
+    /// `table.get`/`table.set`: trap "out of bounds table access" unless
+    /// index < size (unsigned, so negative i32 indices trap too).
+    fn table_access_check(&mut self, table: TableIdx, index: Value) {
+        let size = self.b.table_size(table);
+        let in_bounds = self.b.icmp(IntCC::LtU, index, size);
+        self.b.trapz(in_bounds, TrapCode::TableAccessOutOfBounds);
     }
 
     /// `call_indirect`: the wasm checks are explicit before the `call_ref`:
