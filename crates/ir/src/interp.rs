@@ -636,91 +636,58 @@ pub fn eval_binary(op: BinaryOp, x: Val, y: Val) -> Result<Val, InterpError> {
     }
 }
 
-fn binary32(op: BinaryOp, a: u32, b: u32) -> u32 {
-    let (sa, sb) = (a as i32, b as i32);
-    match op {
-        BinaryOp::Add => a.wrapping_add(b),
-        BinaryOp::Sub => a.wrapping_sub(b),
-        BinaryOp::Mul => a.wrapping_mul(b),
-        BinaryOp::DivS => {
-            if sb == 0 {
-                0
-            } else if sa == i32::MIN && sb == -1 {
-                i32::MIN as u32
-            } else {
-                (sa / sb) as u32
+/// One integer binary operation per width: the IR's total semantics written
+/// once, instantiated for i32 and i64.
+macro_rules! int_binary {
+    ($name:ident, $u:ty, $s:ty) => {
+        fn $name(op: BinaryOp, a: $u, b: $u) -> $u {
+            const BITS: $u = <$u>::BITS as $u;
+            let (sa, sb) = (a as $s, b as $s);
+            match op {
+                BinaryOp::Add => a.wrapping_add(b),
+                BinaryOp::Sub => a.wrapping_sub(b),
+                BinaryOp::Mul => a.wrapping_mul(b),
+                BinaryOp::DivS => {
+                    if sb == 0 {
+                        0
+                    } else if sa == <$s>::MIN && sb == -1 {
+                        <$s>::MIN as $u
+                    } else {
+                        (sa / sb) as $u
+                    }
+                }
+                BinaryOp::DivU => a.checked_div(b).unwrap_or(0),
+                BinaryOp::RemS => {
+                    if sb == 0 {
+                        a
+                    } else if sb == -1 {
+                        0
+                    } else {
+                        (sa % sb) as $u
+                    }
+                }
+                BinaryOp::RemU => {
+                    if b == 0 {
+                        a
+                    } else {
+                        a % b
+                    }
+                }
+                BinaryOp::And => a & b,
+                BinaryOp::Or => a | b,
+                BinaryOp::Xor => a ^ b,
+                BinaryOp::Shl => a << (b % BITS),
+                BinaryOp::ShrS => (sa >> (b % BITS)) as $u,
+                BinaryOp::ShrU => a >> (b % BITS),
+                BinaryOp::Rotl => a.rotate_left((b % BITS) as u32),
+                BinaryOp::Rotr => a.rotate_right((b % BITS) as u32),
             }
         }
-        BinaryOp::DivU => a.checked_div(b).unwrap_or(0),
-        BinaryOp::RemS => {
-            if sb == 0 {
-                a
-            } else if sb == -1 {
-                0
-            } else {
-                (sa % sb) as u32
-            }
-        }
-        BinaryOp::RemU => {
-            if b == 0 {
-                a
-            } else {
-                a % b
-            }
-        }
-        BinaryOp::And => a & b,
-        BinaryOp::Or => a | b,
-        BinaryOp::Xor => a ^ b,
-        BinaryOp::Shl => a << (b % 32),
-        BinaryOp::ShrS => (sa >> (b % 32)) as u32,
-        BinaryOp::ShrU => a >> (b % 32),
-        BinaryOp::Rotl => a.rotate_left(b % 32),
-        BinaryOp::Rotr => a.rotate_right(b % 32),
-    }
+    };
 }
 
-fn binary64(op: BinaryOp, a: u64, b: u64) -> u64 {
-    let (sa, sb) = (a as i64, b as i64);
-    match op {
-        BinaryOp::Add => a.wrapping_add(b),
-        BinaryOp::Sub => a.wrapping_sub(b),
-        BinaryOp::Mul => a.wrapping_mul(b),
-        BinaryOp::DivS => {
-            if sb == 0 {
-                0
-            } else if sa == i64::MIN && sb == -1 {
-                i64::MIN as u64
-            } else {
-                (sa / sb) as u64
-            }
-        }
-        BinaryOp::DivU => a.checked_div(b).unwrap_or(0),
-        BinaryOp::RemS => {
-            if sb == 0 {
-                a
-            } else if sb == -1 {
-                0
-            } else {
-                (sa % sb) as u64
-            }
-        }
-        BinaryOp::RemU => {
-            if b == 0 {
-                a
-            } else {
-                a % b
-            }
-        }
-        BinaryOp::And => a & b,
-        BinaryOp::Or => a | b,
-        BinaryOp::Xor => a ^ b,
-        BinaryOp::Shl => a << (b % 64),
-        BinaryOp::ShrS => (sa >> (b % 64)) as u64,
-        BinaryOp::ShrU => a >> (b % 64),
-        BinaryOp::Rotl => a.rotate_left((b % 64) as u32),
-        BinaryOp::Rotr => a.rotate_right((b % 64) as u32),
-    }
-}
+int_binary!(binary32, u32, i32);
+int_binary!(binary64, u64, i64);
 
 /// The NaN every float operation of the IR produces when its result is NaN
 /// and it is not a pure sign operation (abs, neg, copysign): the wasm
