@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh Debian bookworm machine:
-# qemu 10 (bookworm-backports), the arm-none-eabi toolchain, llvm-mc, ld.lld.
+# qemu 10 (bookworm-backports, with TCG plugin support for the benchmarks'
+# instruction counter), the arm-none-eabi toolchain, llvm-mc, ld.lld,
+# clang 14 + wasm-ld (the benchmark programs, C to wasm32) and wabt
+# (wasm2c, the benchmarks' peer configuration).
 # Idempotent: does nothing that is already done.
 set -euo pipefail
 
@@ -9,7 +12,7 @@ qemu_ok() {
   command -v qemu-system-arm >/dev/null 2>&1 &&
     qemu-system-arm --version | head -n1 | grep -Eq 'version (1[0-9])\.'
 }
-for tool in arm-none-eabi-gcc arm-none-eabi-ld llvm-mc ld.lld; do
+for tool in arm-none-eabi-gcc arm-none-eabi-ld llvm-mc ld.lld clang-14 wasm-ld wasm2c; do
   command -v "$tool" >/dev/null 2>&1 || need_install=1
 done
 qemu_ok || need_install=1
@@ -36,8 +39,11 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
   gcc-arm-none-eabi binutils-arm-none-eabi libnewlib-arm-none-eabi \
-  llvm-14 lld-14 lld >/dev/null
+  llvm-14 lld-14 lld clang-14 wabt >/dev/null
 $SUDO apt-get install -y -qq --no-install-recommends -t bookworm-backports \
   qemu-system-arm qemu-user >/dev/null
 command -v llvm-mc >/dev/null 2>&1 || $SUDO ln -sf /usr/bin/llvm-mc-14 /usr/local/bin/llvm-mc
 qemu_ok || { echo "setup: qemu-system-arm 10 not installed" >&2; exit 1; }
+# The benchmark instruction counter is a TCG plugin: the binary must load plugins.
+qemu-system-arm -M none -plugin help 2>&1 | grep -q 'Plugin options' ||
+  { echo "setup: qemu-system-arm was built without TCG plugin support" >&2; exit 1; }

@@ -36,6 +36,13 @@ if ! grep -Eq '^[0-9]+ passed, 0 failed, 0 skipped$' <<<"$last"; then
   exit 1
 fi
 
-# The whole core suite must have no failures (skips are listed with reasons).
-echo "== wast: the whole core suite"
-"$wast" "$BULKHEAD_SPEC_DIR/core/"
+# The whole core suite must have no failures (skips are listed with reasons),
+# on the default board (Cortex-M4F, hard float) and on the Cortex-M3
+# (soft float, PMSAv7) and Cortex-M33 (ARMv8-M, PMSAv8) boards. The
+# custom-page-sizes proposal's tests run on the default board.
+for board in mps2-an386 mps2-an385 mps2-an505; do
+  echo "== wast: the whole core suite on $board"
+  "$wast" --board "$board" "$BULKHEAD_SPEC_DIR/core/"
+done
+echo "== wast: custom-page-sizes"
+"$wast" "$BULKHEAD_SPEC_DIR/custom-page-sizes/"

@@ -57,7 +57,7 @@ pub fn layout_request(artifact: &Artifact, ram: Option<RamRange>) -> Result<Layo
         .iter()
         .enumerate()
         .filter(|(_, m)| m.import.is_none())
-        .map(|(k, m)| MemoryRequest { index: k as u32, reserved_bytes: m.reserved_bytes })
+        .map(|(k, m)| MemoryRequest { index: k as u32, reserved_bytes: m.region_bytes() })
         .collect();
     Ok(LayoutRequest { target, ram, memories, regions: Vec::new() })
 }

@@ -243,7 +243,7 @@ pub fn build_image(artifact: &Artifact, options: &ImageOptions) -> Result<Image,
             .memories
             .iter()
             .enumerate()
-            .map(|(k, m)| MemoryRequest { index: k as u32, reserved_bytes: m.reserved_bytes })
+            .map(|(k, m)| MemoryRequest { index: k as u32, reserved_bytes: m.region_bytes() })
             .collect(),
         regions: vec![
             RegionRequest {

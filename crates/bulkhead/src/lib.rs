@@ -31,7 +31,7 @@ pub use bulkhead_elf::{
     SymbolNames, MEMORY_TABLE_ENTRY_SIZE,
 };
 pub use bulkhead_thumb::{BackendError, BackendErrorKind, CompiledFunction, Cpu, TargetIsa};
-pub use bulkhead_wasm::{BoundsMode, ModuleEnv, WasmError, WasmErrorKind};
+pub use bulkhead_wasm::{check_imports, BoundsMode, LinkError, ModuleEnv, WasmError, WasmErrorKind};
 
 /// The default target triple: Cortex-M4F with hard-float calling convention.
 pub const DEFAULT_TARGET: &str = "thumbv7em-none-eabihf";
@@ -53,6 +53,10 @@ pub struct Options {
     pub memory_max: Vec<(u32, u64)>,
     /// Reservation in bytes for memories that declare no maximum.
     pub default_memory_max: Option<u64>,
+    /// Per-table reservation in entries: `(table index, entries)`.
+    pub table_max: Vec<(u32, u32)>,
+    /// Reservation in entries for tables that declare no maximum.
+    pub default_table_max: Option<u32>,
     /// Module name, the prefix of every symbol (a C identifier).
     pub name: String,
     /// Fill [`Artifact::ir_text`] with the IR handed to the backend.
@@ -78,6 +82,8 @@ impl Default for Options {
             opt_level: 2,
             memory_max: Vec::new(),
             default_memory_max: None,
+            table_max: Vec::new(),
+            default_table_max: None,
             name: "module".to_string(),
             emit_ir: false,
             emit_asm: false,
@@ -326,6 +332,8 @@ impl Compiler {
             bounds: opts.bounds,
             memory_max: opts.memory_max.clone(),
             default_memory_max: opts.default_memory_max,
+            table_max: opts.table_max.clone(),
+            default_table_max: opts.default_table_max,
         };
         let translation = bulkhead_wasm::translate(&wasm, &translate_options).map_err(Error::from_wasm)?;
         let env = translation.env;
@@ -336,18 +344,28 @@ impl Compiler {
             (Some(custom), _) => Some(custom.clone()),
             (None, level) => egraph_options(level),
         };
-        let optimize = |f: bulkhead_ir::Function| -> (bulkhead_ir::Function, Option<FunctionStats>) {
-            match &egraph_options {
-                None => (f, None),
-                Some(o) => {
-                    let (f, stats) = bulkhead_egraph::optimize(&f, o);
-                    (f, Some(stats))
-                }
+        // Every wasm function runs after `instantiate` has set each defined
+        // memory to at least its declared minimum, and memories never shrink
+        // afterwards, so checks of constant addresses below it can go.
+        // `instantiate` itself sets the sizes: it gets no minimums.
+        let with_minimums = egraph_options.as_ref().map(|o| EgraphOptions {
+            memory_min_bytes: env
+                .memories
+                .iter()
+                .map(|m| if m.import.is_none() { m.min_bytes() } else { 0 })
+                .collect(),
+            ..o.clone()
+        });
+        let optimize = |f: bulkhead_ir::Function, options: &Option<EgraphOptions>| match options {
+            None => (f, None),
+            Some(o) => {
+                let (f, stats) = bulkhead_egraph::optimize(&f, o);
+                (f, Some(stats))
             }
         };
         let (functions, mut stats): (Vec<bulkhead_ir::Function>, Vec<Option<FunctionStats>>) =
-            translation.functions.into_iter().map(optimize).unzip();
-        let (instantiate, instantiate_stats) = optimize(translation.instantiate);
+            translation.functions.into_iter().map(|f| optimize(f, &with_minimums)).unzip();
+        let (instantiate, instantiate_stats) = optimize(translation.instantiate, &egraph_options);
 
         let ir_text = opts.emit_ir.then(|| {
             let mut text = String::new();
@@ -372,7 +390,12 @@ impl Compiler {
         }
         let compiled_instantiate =
             bulkhead_thumb::compile_function(&instantiate, &module, &isa, &backend).map_err(Error::Backend)?;
-        let runtime = bulkhead_thumb::runtime_functions(&isa);
+        // Only the routines the code references, compiled on demand (cached).
+        let runtime = bulkhead_thumb::referenced_runtime_functions(
+            compiled.iter().map(|(_, c)| c).chain([&compiled_instantiate]),
+            &isa,
+        )
+        .map_err(Error::Backend)?;
 
         let object = bulkhead_elf::write_object(&bulkhead_elf::ObjectInput {
             name: symbols.module(),
@@ -589,13 +612,17 @@ mod tests {
 
     #[test]
     fn backend_gaps_are_unsupported() {
-        // Valid, translated by the frontend, but the Thumb-2 backend has no
-        // float lowering yet: a gap, not a bug.
+        // A backend gap (e.g. a soft-float routine not provided yet) is
+        // Unsupported, not a bug. Floats themselves compile.
         let wat = r#"(module (func (export "f") (param f32) (result f32) local.get 0 local.get 0 f32.add))"#;
-        let e = Compiler::new(Options::default()).compile(wat.as_bytes()).unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
-        let shown = e.to_string();
-        assert!(shown.starts_with("unsupported") && shown.contains("f32"), "{shown}");
+        Compiler::new(Options::default()).compile(wat.as_bytes()).unwrap();
+        let gap = Error::Backend(BackendError {
+            kind: BackendErrorKind::Unsupported,
+            function: "runtime routine f64_add".into(),
+            message: "the soft-float routine is not available yet".into(),
+        });
+        assert_eq!(gap.kind(), ErrorKind::Unsupported);
+        assert!(gap.to_string().starts_with("unsupported"), "{gap}");
         let internal = Error::Backend(BackendError {
             kind: BackendErrorKind::Internal,
             function: "f".into(),

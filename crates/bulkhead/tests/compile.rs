@@ -91,7 +91,7 @@ fn errors_are_classified() {
 
     let e = kind(
         named("m"),
-        "(module (func) (func (result i32) ref.null extern ref.is_null))",
+        "(module (func) (func (param externref) (result externref) local.get 0 ref.as_non_null))",
     );
     assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
     let shown = e.to_string();

@@ -34,14 +34,22 @@ OPTIONS:
     -O0, -O1, -O2             Optimization level. -O0 skips the e-graph mid-end;
                               -O2 is the default.
         --bounds MODE         checked (default): every memory access is bounds-
-                              checked and traps with UDF #2; none: no checks
-                              (trusted code only).
+                              checked and traps with UDF #2; mask: addresses
+                              are masked into the memory's power-of-two region
+                              (no trap, containment only; bulk operations stay
+                              checked); none: no checks (trusted code only).
         --memory-max K=SIZE   Reserve SIZE bytes for memory K (between its minimum
                               and its declared maximum); memory.grow beyond it
                               returns -1. Repeatable.
         --default-memory-max SIZE
                               Reservation for memories that declare no maximum
                               and have no --memory-max.
+        --table-max T=N       Reserve N entries for table T (between its minimum
+                              and its declared maximum); table.grow beyond it
+                              returns -1. Repeatable.
+        --default-table-max N Reservation in entries for tables that declare no
+                              maximum and have no --table-max (else: the
+                              minimum, so they cannot grow).
         --emit KIND[,KIND...] obj (default): the ELF relocatable object; ir: the
                               IR of every function after optimization; asm: an
                               assembly listing of every function. Embedder
@@ -58,7 +66,10 @@ OPTIONS:
                               the QEMU MPS2 boards' 4 MiB SRAM, 0x20200000 (M3,
                               M4, M4F, M7) or 0x38200000 (M33).
         --disable RULESET     Switch an e-graph rule set off (to measure its
-                              effect): const-fold, cse or algebraic. Repeatable.
+                              effect): const-fold, cse, algebraic, bounds-checks
+                              (redundant bounds-check removal) or loads
+                              (per-memory load CSE and store-to-load
+                              forwarding). Repeatable.
         --image               Write a self-contained firmware image (ELF
                               executable, default INPUT.elf) instead of an
                               object: vector table, reset, MPU programming
@@ -81,7 +92,13 @@ OPTIONS:
                               experiments). Repeatable.
         --stats               Print per-function statistics to standard error:
                               code size, the memory pinned in R11, e-graph
-                              rewrites by rule.
+                              size and rewrites by rule, bounds checks kept and
+                              removed, loads forwarded and merged, mem_base
+                              materializations per memory.
+        --stats-json[=FILE]   The same statistics (and module totals) as one
+                              JSON document (schema bulkhead-stats/1), on
+                              standard output or into FILE. Deterministic: no
+                              timings.
     -h, --help                Print this help.
     -V, --version             Print the version.
 
@@ -123,6 +140,8 @@ struct CompileArgs {
     options: Options,
     name_given: bool,
     stats: bool,
+    /// `--stats-json`: `Some(None)` for standard output.
+    stats_json: Option<Option<PathBuf>>,
     /// `--image`: the board and entries.
     image: Option<bulkhead::image::ImageOptions>,
 }
@@ -158,6 +177,7 @@ fn parse_args(args: Vec<OsString>) -> Result<Command, UsageError> {
     let mut options = Options::default();
     let mut name_given = false;
     let mut stats = false;
+    let mut stats_json: Option<Option<PathBuf>> = None;
     let mut image = false;
     let mut board: Option<bulkhead::image::Board> = None;
     let mut target_given = false;
@@ -224,10 +244,11 @@ fn parse_args(args: Vec<OsString>) -> Result<Command, UsageError> {
             "-O1" => options.opt_level = 1,
             "-O2" => options.opt_level = 2,
             "--bounds" => {
-                options.bounds = match value("checked or none")?.as_str() {
+                options.bounds = match value("checked, mask or none")?.as_str() {
                     "checked" => BoundsMode::Checked,
                     "none" => BoundsMode::None,
-                    other => return Err(UsageError(format!("--bounds: unknown mode `{other}` (use checked or none)"))),
+                    "mask" => BoundsMode::Mask,
+                    other => return Err(UsageError(format!("--bounds: unknown mode `{other}` (use checked, mask or none)"))),
                 }
             }
             "--memory-max" => {
@@ -242,6 +263,18 @@ fn parse_args(args: Vec<OsString>) -> Result<Command, UsageError> {
                 let size = bulkhead::parse_size(size).map_err(|m| UsageError(format!("--memory-max: {m}")))?;
                 options.memory_max.retain(|(m, _)| *m != k);
                 options.memory_max.push((k, size));
+            }
+            "--table-max" => {
+                let v = value("T=N")?;
+                let parsed = v.split_once('=').and_then(|(t, n)| Some((t.trim().parse::<u32>().ok()?, n.trim().parse::<u32>().ok()?)));
+                let (t, n) = parsed.ok_or_else(|| UsageError(format!("--table-max {v}: expected T=N (table index = entries), e.g. 0=64")))?;
+                options.table_max.retain(|(x, _)| *x != t);
+                options.table_max.push((t, n));
+            }
+            "--default-table-max" => {
+                let v = value("N")?;
+                let n = v.trim().parse::<u32>().map_err(|_| UsageError(format!("--default-table-max {v}: expected a number of entries")))?;
+                options.default_table_max = Some(n);
             }
             "--default-memory-max" => {
                 let v = value("a SIZE")?;
@@ -271,11 +304,15 @@ fn parse_args(args: Vec<OsString>) -> Result<Command, UsageError> {
                 options.ram = Some(bulkhead::RamRange::parse(&v).map_err(|e| UsageError(format!("--ram: {e}")))?);
             }
             "--stats" => stats = true,
+            // Only `--stats-json=FILE` takes a value: a separate word after
+            // `--stats-json` is the next argument (e.g. the input).
+            "--stats-json" => stats_json = Some(inline.clone().map(PathBuf::from)),
             "--disable" => {
                 let set = value("a rule set")?;
-                if !["const-fold", "cse", "algebraic"].contains(&set.as_str()) {
+                if !RULE_SETS.contains(&set.as_str()) {
                     return Err(UsageError(format!(
-                        "--disable: unknown rule set `{set}` (use const-fold, cse or algebraic)"
+                        "--disable: unknown rule set `{set}` (use {})",
+                        RULE_SETS.join(", ")
                     )));
                 }
                 disabled.push(set);
@@ -292,6 +329,15 @@ fn parse_args(args: Vec<OsString>) -> Result<Command, UsageError> {
         }
     }
     let input = input.ok_or_else(|| UsageError("no input file; usage: bulkhead compile INPUT -o OUTPUT".into()))?;
+    let output_to_stdout = match &output {
+        Some(path) => path.as_os_str() == "-",
+        None => !image && emit != Emit::Obj,
+    };
+    if stats_json == Some(None) && output_to_stdout {
+        return Err(UsageError(
+            "--stats-json and the compiled output both go to standard output; use -o FILE or --stats-json=FILE".into(),
+        ));
+    }
     if embedder.any() && emit != Emit::Obj {
         return Err(UsageError(
             "--emit manifest/header/ld go with the object file, not with ir or asm listings".into(),
@@ -329,6 +375,8 @@ fn parse_args(args: Vec<OsString>) -> Result<Command, UsageError> {
             match set.as_str() {
                 "const-fold" => egraph.const_fold = false,
                 "cse" => egraph.cse = false,
+                "bounds-checks" => egraph.bounds_checks = false,
+                "loads" => egraph.loads = false,
                 _ => egraph.algebraic = false,
             }
         }
@@ -343,6 +391,7 @@ fn parse_args(args: Vec<OsString>) -> Result<Command, UsageError> {
         options,
         name_given,
         stats,
+        stats_json,
         image,
     })))
 }
@@ -358,6 +407,7 @@ fn compile(mut args: CompileArgs) -> Result<(), Failure> {
     args.options.emit_ir = args.emit == Emit::Ir;
     args.options.emit_asm = args.emit == Emit::Asm;
     let ram = args.options.ram;
+    let (module_name, opt_level) = (args.options.name.clone(), args.options.opt_level);
     let compiler = Compiler::new(args.options);
     let artifact = if args.input.as_os_str() == "-" {
         let mut bytes = Vec::new();
@@ -373,6 +423,16 @@ fn compile(mut args: CompileArgs) -> Result<(), Failure> {
 
     if args.stats {
         print_stats(&artifact);
+    }
+    if let Some(dest) = &args.stats_json {
+        let json = stats_json(&artifact, &module_name, opt_level);
+        match dest {
+            Some(path) => write_file(path, json.as_bytes())?,
+            None => std::io::stdout()
+                .lock()
+                .write_all(json.as_bytes())
+                .map_err(|e| Failure(format!("cannot write to standard output: {e}")))?,
+        }
     }
     if let Some(image_options) = &args.image {
         let image = bulkhead::image::build_image(&artifact, image_options)
@@ -453,6 +513,112 @@ fn print_stats(artifact: &bulkhead::Artifact) {
         }
     }
     let _ = writeln!(err, "bulkhead: stats: total: {total} bytes of code in {} functions", artifact.functions.len());
+}
+
+/// The e-graph rule sets `--disable` accepts.
+const RULE_SETS: [&str; 5] = ["const-fold", "cse", "algebraic", "bounds-checks", "loads"];
+
+/// `--stats-json`: per-function statistics and module totals. Fields come
+/// in a fixed order and maps are sorted, so equal compilations give equal
+/// bytes. Schema `bulkhead-stats/1`:
+/// `{schema, module, opt_level, functions: [{symbol, name, index, code_bytes,
+/// dominant_memory, memories, mid_end}], totals}`, where `mid_end` is null at
+/// -O0 and otherwise `{insts_before, insts_after, egraph_nodes,
+/// egraph_classes, rewrites: {rule: n}, bounds_checks_kept,
+/// bounds_checks_removed, loads_forwarded, loads_merged,
+/// base_materializations: {memory: n}, limit_hit}`; `totals` sums the
+/// numbers over all functions.
+fn stats_json(artifact: &bulkhead::Artifact, module: &str, opt_level: u8) -> String {
+    use std::collections::BTreeMap;
+    use std::fmt::Write as _;
+    let quote = |text: &str| {
+        let mut q = String::from("\"");
+        for c in text.chars() {
+            match c {
+                '"' | '\\' => {
+                    q.push('\\');
+                    q.push(c);
+                }
+                c if (c as u32) < 0x20 => {
+                    let _ = write!(q, "\\u{:04x}", c as u32);
+                }
+                c => q.push(c),
+            }
+        }
+        q.push('"');
+        q
+    };
+    let opt = |v: Option<u32>| v.map_or("null".to_string(), |v| v.to_string());
+    let map = |m: &mut dyn Iterator<Item = (String, usize)>| {
+        let items: Vec<String> = m.map(|(k, n)| format!("{}: {n}", quote(&k))).collect();
+        format!("{{{}}}", items.join(", "))
+    };
+    let mut totals: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut rewrites: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut bases: BTreeMap<u32, usize> = BTreeMap::new();
+    let mut functions = Vec::new();
+    for f in &artifact.functions {
+        *totals.entry("code_bytes").or_default() += f.code_size;
+        let memories: Vec<String> = f.memories.iter().map(u32::to_string).collect();
+        let mid_end = match &f.stats {
+            None => "null".to_string(),
+            Some(s) => {
+                let numbers = [
+                    ("insts_before", s.insts_before),
+                    ("insts_after", s.insts_after),
+                    ("egraph_nodes", s.egraph_nodes),
+                    ("egraph_classes", s.egraph_classes),
+                    ("bounds_checks_kept", s.bounds_checks_kept),
+                    ("bounds_checks_removed", s.bounds_checks_removed),
+                    ("loads_forwarded", s.loads_forwarded),
+                    ("loads_merged", s.loads_merged),
+                ];
+                let mut fields: Vec<String> = Vec::new();
+                for (key, n) in numbers {
+                    *totals.entry(key).or_default() += n;
+                    fields.push(format!("\"{key}\": {n}"));
+                }
+                for (rule, n) in &s.rewrites {
+                    *rewrites.entry(rule).or_default() += n;
+                }
+                for (k, n) in &s.base_materializations {
+                    *bases.entry(*k).or_default() += n;
+                }
+                fields.push(format!("\"rewrites\": {}", map(&mut s.rewrites.iter().map(|(r, n)| (r.to_string(), *n)))));
+                fields.push(format!(
+                    "\"base_materializations\": {}",
+                    map(&mut s.base_materializations.iter().map(|(k, n)| (k.to_string(), *n)))
+                ));
+                let limit = s.limit_hit.as_deref().map_or("null".to_string(), quote);
+                fields.push(format!("\"limit_hit\": {limit}"));
+                format!("{{{}}}", fields.join(", "))
+            }
+        };
+        functions.push(format!(
+            "    {{\"symbol\": {}, \"name\": {}, \"index\": {}, \"code_bytes\": {}, \
+             \"dominant_memory\": {}, \"memories\": [{}], \"mid_end\": {mid_end}}}",
+            quote(&f.symbol),
+            quote(&f.name),
+            opt(f.index),
+            f.code_size,
+            opt(f.dominant_memory),
+            memories.join(", "),
+        ));
+    }
+    let mut total_fields: Vec<String> = vec![format!("\"functions\": {}", artifact.functions.len())];
+    total_fields.extend(totals.iter().map(|(k, n)| format!("\"{k}\": {n}")));
+    total_fields.push(format!("\"rewrites\": {}", map(&mut rewrites.iter().map(|(r, n)| (r.to_string(), *n)))));
+    total_fields.push(format!(
+        "\"base_materializations\": {}",
+        map(&mut bases.iter().map(|(k, n)| (k.to_string(), *n)))
+    ));
+    format!(
+        "{{\n  \"schema\": \"bulkhead-stats/1\",\n  \"module\": {},\n  \"opt_level\": {opt_level},\n  \
+         \"functions\": [\n{}\n  ],\n  \"totals\": {{{}}}\n}}\n",
+        quote(module),
+        functions.join(",\n"),
+        total_fields.join(", ")
+    )
 }
 
 fn default_object_path(input: &Path) -> PathBuf {

@@ -52,11 +52,13 @@ pub struct Inputs<'a> {
     /// Pure instructions that must stay in the skeleton (indexed by
     /// instruction; see `must_not_speculate` in lib.rs).
     pub pinned: &'a [bool],
+    /// Skeleton instructions found redundant (indexed by instruction).
+    pub removed: &'a [bool],
 }
 
 impl Inputs<'_> {
     fn in_skeleton(&self, inst: Inst) -> bool {
-        !self.func.inst(inst).is_pure() || self.pinned[inst.index()]
+        (!self.func.inst(inst).is_pure() || self.pinned[inst.index()]) && !self.removed[inst.index()]
     }
 }
 

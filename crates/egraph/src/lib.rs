@@ -6,7 +6,12 @@
 //!    `select`, `mem_base`, `addr_add`, conversions, float constants and
 //!    operations and comparisons) become e-nodes; identical ones are
 //!    merged on insertion (CSE). Block parameters and results of effectful
-//!    instructions are opaque leaves.
+//!    instructions are opaque leaves. Along the way (`memory.rs`), bounds
+//!    checks implied by a dominating check are dropped from the skeleton,
+//!    and a load that reads what a dominating load read or a store wrote —
+//!    with nothing in between that may write *its* memory — is dropped and
+//!    its result becomes that value's e-class, so everything computed from
+//!    it merges too.
 //! 2. Rewrite: named, directed rules (`rules.rs`) run under node and
 //!    iteration limits only (no time limit, so the result is deterministic).
 //! 3. Extract: the cheapest node per e-class (`extract.rs`).
@@ -20,6 +25,7 @@ mod elaborate;
 mod extract;
 mod fold;
 mod lang;
+mod memory;
 mod rules;
 
 use bulkhead_ir::dominance::DomTree;
@@ -42,6 +48,20 @@ pub struct EgraphOptions {
     pub cse: bool,
     /// Algebraic identities (`x + 0`, `x - x`, `eqz (icmp ..)`, ...).
     pub algebraic: bool,
+    /// Removal of bounds checks implied by a dominating check on the same
+    /// memory and index (with no size change in between), or by a constant
+    /// index below a proven or given minimum size (`memory_min_bytes`).
+    pub bounds_checks: bool,
+    /// Per-memory load CSE and store-to-load forwarding: a load is replaced
+    /// by a dominating load of the same kind and address, or by the value
+    /// of the store it reads, when nothing in between may write *its*
+    /// memory (stores to other memories do not; calls do).
+    pub loads: bool,
+    /// A lower bound on the size in bytes of each memory (by index) that
+    /// holds throughout the function: the memory's declared minimum, for
+    /// every function but `instantiate` (which sets sizes). Missing entries
+    /// or 0: unknown. Ignored for a memory whose size the function sets.
+    pub memory_min_bytes: Vec<u64>,
     /// Stop rewriting once the e-graph has more nodes than this.
     pub node_limit: usize,
     /// Stop rewriting after this many rounds of rule application.
@@ -55,6 +75,9 @@ impl Default for EgraphOptions {
             const_fold: true,
             cse: true,
             algebraic: true,
+            bounds_checks: true,
+            loads: true,
+            memory_min_bytes: Vec::new(),
             node_limit: 100_000,
             iter_limit: 16,
         }
@@ -76,6 +99,16 @@ pub struct FunctionStats {
     /// Instructions in the layout before and after.
     pub insts_before: usize,
     pub insts_after: usize,
+    /// Bounds checks (`bounds_check`, `bounds_check_dyn`) left in the
+    /// output and removed as redundant.
+    pub bounds_checks_kept: usize,
+    pub bounds_checks_removed: usize,
+    /// Loads replaced by the value of the store they read.
+    pub loads_forwarded: usize,
+    /// Loads replaced by an identical earlier load.
+    pub loads_merged: usize,
+    /// `mem_base` instructions in the output, by memory index.
+    pub base_materializations: BTreeMap<u32, usize>,
 }
 
 impl fmt::Display for FunctionStats {
@@ -92,6 +125,16 @@ impl fmt::Display for FunctionStats {
         } else {
             write!(f, "; rewrites: {}", applied.join(", "))?;
         }
+        write!(
+            f,
+            "; bounds checks {} kept, {} removed; loads {} forwarded, {} merged",
+            self.bounds_checks_kept, self.bounds_checks_removed, self.loads_forwarded, self.loads_merged
+        )?;
+        if !self.base_materializations.is_empty() {
+            let bases: Vec<String> =
+                self.base_materializations.iter().map(|(k, n)| format!("memory {k} x{n}")).collect();
+            write!(f, "; bases: {}", bases.join(", "))?;
+        }
         if let Some(limit) = &self.limit_hit {
             write!(f, "; stopped early: {limit}")?;
         }
@@ -101,7 +144,7 @@ impl fmt::Display for FunctionStats {
 
 /// The names of all rules that can appear in [`FunctionStats::rewrites`].
 pub fn rule_names() -> Vec<&'static str> {
-    rules::all_names().collect()
+    rules::all_names().chain(memory::NAMES).collect()
 }
 
 /// Optimizes one function. The input should pass `bulkhead_ir::verify`; a
@@ -140,6 +183,17 @@ fn run(func: &Function, opts: &EgraphOptions) -> Result<(Function, FunctionStats
     let mut rewrites: BTreeMap<&'static str, usize> = BTreeMap::new();
     if opts.cse {
         rewrites.insert(rules::CSE, built.cse_merges);
+    }
+    let memory_rules = [
+        (opts.bounds_checks, memory::CHECK_DOMINATED),
+        (opts.bounds_checks, memory::CHECK_BELOW_MIN),
+        (opts.loads, memory::LOAD_CSE),
+        (opts.loads, memory::STORE_TO_LOAD),
+    ];
+    for (on, name) in memory_rules {
+        if on {
+            rewrites.insert(name, built.memory_counts.get(name).copied().unwrap_or(0));
+        }
     }
     let mut limit_hit = None;
     let egraph = if rule_set.is_empty() {
@@ -182,9 +236,18 @@ fn run(func: &Function, opts: &EgraphOptions) -> Result<(Function, FunctionStats
         value_class: &built.value_class,
         class_srcloc: &class_srcloc,
         pinned: &built.pinned,
+        removed: &built.removed,
     })?;
     // Cheap insurance: never hand the backend a broken function.
     bulkhead_ir::verify(&out).map_err(|e| format!("the optimized function does not verify: {e}"))?;
+    let mut base_materializations = BTreeMap::new();
+    for &b in &out.layout {
+        for &i in out.block_insts(b) {
+            if let InstData::MemBase { mem } = out.inst(i) {
+                *base_materializations.entry(mem.0).or_insert(0) += 1;
+            }
+        }
+    }
     let stats = FunctionStats {
         egraph_nodes: egraph.total_size(),
         egraph_classes: egraph.number_of_classes(),
@@ -192,6 +255,11 @@ fn run(func: &Function, opts: &EgraphOptions) -> Result<(Function, FunctionStats
         limit_hit,
         insts_before: func.num_insts_in_layout(),
         insts_after: out.num_insts_in_layout(),
+        bounds_checks_kept: built.checks_kept,
+        bounds_checks_removed: built.checks_removed,
+        loads_forwarded: built.memory_counts.get(memory::STORE_TO_LOAD).copied().unwrap_or(0),
+        loads_merged: built.memory_counts.get(memory::LOAD_CSE).copied().unwrap_or(0),
+        base_materializations,
     };
     Ok((out, stats))
 }
@@ -225,6 +293,12 @@ struct Built {
     /// (e-class, srcloc) of each pure instruction, in visit order.
     pure_srclocs: Vec<(Id, u32)>,
     cse_merges: usize,
+    /// Skeleton instructions dropped as redundant (indexed by instruction):
+    /// bounds checks, and loads whose result is another value's e-class.
+    removed: Vec<bool>,
+    memory_counts: std::collections::HashMap<&'static str, usize>,
+    checks_kept: usize,
+    checks_removed: usize,
 }
 
 fn build(func: &Function, dom: &DomTree, opts: &EgraphOptions) -> Result<Built, String> {
@@ -238,7 +312,10 @@ fn build(func: &Function, dom: &DomTree, opts: &EgraphOptions) -> Result<Built, 
     };
     // Reverse postorder: every value's definition is visited before its
     // uses (the input verified, so definitions dominate uses).
+    let mut tracker = memory::Tracker::new(func, dom, opts.bounds_checks, opts.loads, &opts.memory_min_bytes);
+    let mut removed = vec![false; func.insts.len()];
     for &b in dom.rpo() {
+        tracker.enter_block(b);
         for &p in func.block_params(b) {
             let leaf = ENode::leaf(Op::Opaque { value: p, ty: func.value_type(p) }, 0);
             value_class[p.index()] = Some(egraph.add(leaf));
@@ -251,10 +328,31 @@ fn build(func: &Function, dom: &DomTree, opts: &EgraphOptions) -> Result<Built, 
             });
             pinned[inst.index()] = pin;
             if !data.is_pure() || pin {
+                let known = |v: Value| value_class.get(v.index()).copied().flatten();
+                match tracker.visit(inst, &mut egraph, &known) {
+                    memory::Outcome::Keep => {}
+                    memory::Outcome::RemoveCheck => {
+                        removed[inst.index()] = true;
+                        continue;
+                    }
+                    memory::Outcome::ReplaceLoad(class) => {
+                        let [r] = results else { return Err(format!("{inst}: a load must have one result")) };
+                        removed[inst.index()] = true;
+                        value_class[r.index()] = Some(class);
+                        continue;
+                    }
+                }
                 for &r in results {
                     let leaf = ENode::leaf(Op::Opaque { value: r, ty: func.value_type(r) }, 0);
                     value_class[r.index()] = Some(egraph.add(leaf));
                 }
+                let known = |v: Value| value_class.get(v.index()).copied().flatten();
+                if let [r] = results {
+                    if let Some(class) = known(*r) {
+                        tracker.loaded(inst, &egraph, &known, class);
+                    }
+                }
+                tracker.after(inst, &egraph, &known);
                 continue;
             }
             let salt = if opts.cse { 0 } else { inst.0.wrapping_add(1) };
@@ -301,8 +399,20 @@ fn build(func: &Function, dom: &DomTree, opts: &EgraphOptions) -> Result<Built, 
             pure_srclocs.push((class, func.insts[inst.index()].srcloc));
         }
     }
-    Ok(Built { egraph, pinned, value_class, pure_srclocs, cse_merges })
+    Ok(Built {
+        egraph,
+        pinned,
+        value_class,
+        pure_srclocs,
+        cse_merges,
+        removed,
+        checks_kept: tracker.checks_kept,
+        checks_removed: tracker.checks_removed,
+        memory_counts: tracker.counts,
+    })
 }
 
+#[cfg(test)]
+mod memory_tests;
 #[cfg(test)]
 mod tests;

@@ -6,7 +6,11 @@ use bulkhead_ir::{
     BinaryOp, Block, FuncIdx, FunctionBuilder, IntCC, LoadKind, MemIdx, Signature, StoreKind, Type, UnaryOp,
 };
 
-fn func(params: &[Type], results: &[Type], body: impl FnOnce(&mut FunctionBuilder, Block, &[Value])) -> Function {
+pub(crate) fn func(
+    params: &[Type],
+    results: &[Type],
+    body: impl FnOnce(&mut FunctionBuilder, Block, &[Value]),
+) -> Function {
     let sig = Signature { params: params.to_vec(), results: results.to_vec() };
     let mut f = Function::new(FuncIdx(0), "t", sig);
     let mut b = FunctionBuilder::new(&mut f);
@@ -18,11 +22,11 @@ fn func(params: &[Type], results: &[Type], body: impl FnOnce(&mut FunctionBuilde
     f
 }
 
-fn opt(f: &Function) -> (Function, FunctionStats) {
+pub(crate) fn opt(f: &Function) -> (Function, FunctionStats) {
     opt_with(f, &EgraphOptions::default())
 }
 
-fn opt_with(f: &Function, opts: &EgraphOptions) -> (Function, FunctionStats) {
+pub(crate) fn opt_with(f: &Function, opts: &EgraphOptions) -> (Function, FunctionStats) {
     let (g, stats) = optimize(f, opts);
     if let Err(e) = bulkhead_ir::verify(&g) {
         panic!("optimized function does not verify: {e}\nbefore:\n{f}\nafter:\n{g}");
@@ -30,7 +34,7 @@ fn opt_with(f: &Function, opts: &EgraphOptions) -> (Function, FunctionStats) {
     (g, stats)
 }
 
-fn count(text: &str, needle: &str) -> usize {
+pub(crate) fn count(text: &str, needle: &str) -> usize {
     text.matches(needle).count()
 }
 

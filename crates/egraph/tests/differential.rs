@@ -3,9 +3,11 @@
 //! Random functions (pure i32/i64 arithmetic over parameters and constants,
 //! including division, shifts, comparisons and selects; f32/f64 constants,
 //! arithmetic, comparisons and every conversion; bounds-checked loads
-//! and stores on three memories; memory size changes, globals, calls, traps;
-//! if/else diamonds and counted loops) are optimized under several option
-//! sets. The optimized function must verify, and on random arguments,
+//! and stores on three memories, often repeating an earlier access's place
+//! so that loads are redundant and checks implied; memory size changes,
+//! globals, calls, traps; if/else diamonds and counted loops) are optimized
+//! under every option set that switches a rule group off (and one with
+//! given minimum memory sizes). The optimized function must verify, and on random arguments,
 //! memory contents and sizes it must return the same values (or trap with
 //! the same code) and leave the same memories and globals as the original.
 //! Values compare bit for bit, floats included: both sides run under the
@@ -99,6 +101,15 @@ enum Step {
         offset: u8,
         value: u16,
     },
+    /// Accesses the place of an earlier load or store again (selected
+    /// modulo the visible history): a load of a kind of the same width, or
+    /// a store (of the earlier store's kind, or of the load's width). This is what makes loads redundant and
+    /// checks implied.
+    Again {
+        back: u16,
+        kind: u8,
+        store: Option<u16>,
+    },
     MemSize {
         mem: u8,
     },
@@ -140,6 +151,9 @@ enum Index {
     /// A pool value as is (usually far out of bounds).
     Raw(u16),
     Const(u8),
+    /// The index of a recent access (selected like [`Step::Again`]) plus a
+    /// constant, as wasm code computes `p + 4` for a neighbouring field.
+    Near(u16, u8),
 }
 
 const INTERESTING: [u64; 14] =
@@ -207,6 +221,7 @@ fn step_strategy() -> impl Strategy<Value = Step> {
         12 => sel().prop_map(Index::Masked),
         1 => sel().prop_map(Index::Raw),
         4 => (0u8..48).prop_map(Index::Const),
+        3 => (0u16..3, 0u8..12).prop_map(|(back, c)| Index::Near(back, c)),
     ];
     prop_oneof![
         6 => (any::<bool>(), value_strategy()).prop_map(|(wide, value)| Step::Const { wide, value }),
@@ -224,6 +239,10 @@ fn step_strategy() -> impl Strategy<Value = Step> {
         4 => (0u8..3, 0u8..9, index, 0u8..3, 0u8..12, sel()).prop_map(|(mem, kind, index, extra, offset, value)| {
             Step::Store { mem, kind, index, extra, offset, value }
         }),
+        // Mostly the latest accesses: across an `if` or into a loop body
+        // that is the place accessed just before it.
+        6 => (prop_oneof![3 => 0u16..2, 1 => any::<u16>()], any::<u8>(), prop::option::weighted(0.3, sel()))
+            .prop_map(|(back, kind, store)| Step::Again { back, kind, store }),
         1 => (0u8..3).prop_map(|mem| Step::MemSize { mem }),
         1 => (0u8..3, 0u8..=64).prop_map(|(mem, bytes)| Step::SetSize { mem, bytes }),
         1 => any::<bool>().prop_map(|wide| Step::GlobalGet { wide }),
@@ -370,13 +389,27 @@ const STORES: [StoreKind; 9] = [
     StoreKind::F64,
 ];
 
-/// Values visible at the current point, per type.
+/// A checked access: memory, index value, constant address offset, load
+/// or store immediate, width and kind.
+#[derive(Clone, Copy)]
+struct Access {
+    mem: MemIdx,
+    idx: Value,
+    extra: u8,
+    offset: u8,
+    width: u32,
+    store: Option<StoreKind>,
+}
+
+/// Values visible at the current point, per type, and the accesses made
+/// with them.
 #[derive(Clone, Default)]
 struct Pools {
     i32s: Vec<Value>,
     i64s: Vec<Value>,
     f32s: Vec<Value>,
     f64s: Vec<Value>,
+    accesses: Vec<Access>,
 }
 
 impl Pools {
@@ -487,17 +520,8 @@ fn close(b: &mut FunctionBuilder, pools: &mut Pools, frames: &mut Vec<Frame>) {
     }
 }
 
-/// An in-bounds-checked address for an access of `width` bytes.
-fn address(
-    b: &mut FunctionBuilder,
-    pools: &mut Pools,
-    mem: MemIdx,
-    index: &Index,
-    extra: u8,
-    offset: u8,
-    width: u32,
-) -> Value {
-    let idx = match *index {
+fn index_value(b: &mut FunctionBuilder, pools: &mut Pools, index: &Index) -> Value {
+    match *index {
         Index::Masked(sel) => {
             let v = pools.pick(Type::I32, sel).unwrap();
             let mask = b.iconst(Type::I32, 0x1f);
@@ -505,7 +529,24 @@ fn address(
         }
         Index::Raw(sel) => pools.pick(Type::I32, sel).unwrap(),
         Index::Const(c) => b.iconst(Type::I32, c as u64),
-    };
+        Index::Near(back, c) => {
+            let k = b.iconst(Type::I32, c as u64);
+            match pools.accesses.len() {
+                0 => k,
+                n => {
+                    let earlier = pools.accesses[n - 1 - back as usize % n].idx;
+                    b.binary(BinaryOp::Add, earlier, k)
+                }
+            }
+        }
+    }
+}
+
+/// A bounds-checked address for an access of `width` bytes at wasm address
+/// `idx + extra + offset`, remembered in the history.
+fn address(b: &mut FunctionBuilder, pools: &mut Pools, access: Access) -> Value {
+    let Access { mem, idx, extra, offset, width, .. } = access;
+    pools.accesses.push(access);
     // The wasm effective address is idx + extra + offset: the check covers
     // all of it, so the constant `extra` may be folded into the address.
     b.bounds_check(mem, idx, extra as u64 + offset as u64 + width as u64);
@@ -586,15 +627,46 @@ fn emit(b: &mut FunctionBuilder, pools: &mut Pools, frames: &mut Vec<Frame>, ste
         }
         Step::Load { mem, kind, ref index, extra, offset } => {
             let kind = LOADS[kind as usize];
-            let addr = address(b, pools, MemIdx(mem as u32), index, extra, offset, kind.width());
+            let idx = index_value(b, pools, index);
+            let access = Access { mem: MemIdx(mem as u32), idx, extra, offset, width: kind.width(), store: None };
+            let addr = address(b, pools, access);
             let v = b.load(kind, addr, offset as u32);
             pools.push(v, kind.ty());
         }
         Step::Store { mem, kind, ref index, extra, offset, value } => {
             let kind = STORES[kind as usize];
             let Some(v) = pools.pick(kind.ty(), value) else { return };
-            let addr = address(b, pools, MemIdx(mem as u32), index, extra, offset, kind.width());
+            let idx = index_value(b, pools, index);
+            let access = Access { mem: MemIdx(mem as u32), idx, extra, offset, width: kind.width(), store: Some(kind) };
+            let addr = address(b, pools, access);
             b.store(kind, addr, v, offset as u32);
+        }
+        Step::Again { back, kind, store } => {
+            if pools.accesses.is_empty() {
+                return;
+            }
+            let earlier = pools.accesses[pools.accesses.len() - 1 - back as usize % pools.accesses.len()];
+            match store {
+                Some(value) => {
+                    // The earlier store's kind, or one of the load's width.
+                    let sk = earlier.store.unwrap_or_else(|| {
+                        let same_width: Vec<StoreKind> =
+                            STORES.iter().copied().filter(|k| k.width() == earlier.width).collect();
+                        same_width[kind as usize % same_width.len()]
+                    });
+                    let Some(v) = pools.pick(sk.ty(), value) else { return };
+                    let addr = address(b, pools, Access { store: Some(sk), ..earlier });
+                    b.store(sk, addr, v, earlier.offset as u32);
+                }
+                None => {
+                    let same_width: Vec<LoadKind> =
+                        LOADS.iter().copied().filter(|k| k.width() == earlier.width).collect();
+                    let kind = same_width[kind as usize % same_width.len()];
+                    let addr = address(b, pools, Access { store: None, ..earlier });
+                    let v = b.load(kind, addr, earlier.offset as u32);
+                    pools.push(v, kind.ty());
+                }
+            }
         }
         Step::MemSize { mem } => {
             let v = b.mem_size(MemIdx(mem as u32));
@@ -684,14 +756,19 @@ fn emit(b: &mut FunctionBuilder, pools: &mut Pools, frames: &mut Vec<Frame>, ste
     }
 }
 
-/// Function 0: reads a byte of memory 0, writes a byte of memory 1, bumps
-/// global 0, returns a mix. Deterministic and total.
+/// Function 0: reads a byte of memory 0, writes a byte of memory
+/// `(x >> 16) % 3`, sometimes changes memory 2's size, bumps global 0,
+/// returns a mix. Deterministic and total. (The IR lets a call change any
+/// memory's contents and size; the optimizer must not carry facts across.)
 fn host(func: FuncIdx, args: &[Val], state: &mut State) -> Result<Vec<Val>, InterpError> {
     let (FuncIdx(0), [Val::I32(x)]) = (func, args) else {
         return Err(InterpError::Fault(format!("unexpected call {func}({args:?})")));
     };
     let read = state.memories.bytes[0][(*x as usize) % RESERVED];
-    state.memories.bytes[1][((*x >> 8) as usize) % RESERVED] = *x as u8;
+    state.memories.bytes[((*x >> 16) % MEMORIES) as usize][((*x >> 8) as usize) % RESERVED] = *x as u8;
+    if *x & 0x0100_0000 != 0 {
+        state.memories.sizes[2] = (*x as u64) % (RESERVED as u64 + 1);
+    }
     if let Some(Val::I32(g)) = state.globals.get_mut(0) {
         *g = g.wrapping_add(1);
     }
@@ -734,6 +811,10 @@ fn execute(f: &Function, inp: &Inputs) -> (Result<Vec<Val>, InterpError>, State)
     (result, state)
 }
 
+/// Minimum sizes given to the "min-sizes" option set; inputs with smaller
+/// memories do not meet its precondition and are not run with it.
+const MIN_SIZES: [u64; MEMORIES as usize] = [24, 0, 8];
+
 fn option_sets() -> Vec<(&'static str, EgraphOptions)> {
     let all = EgraphOptions::default();
     vec![
@@ -741,6 +822,10 @@ fn option_sets() -> Vec<(&'static str, EgraphOptions)> {
         ("no-cse", EgraphOptions { cse: false, ..all.clone() }),
         ("no-const-fold", EgraphOptions { const_fold: false, ..all.clone() }),
         ("no-algebraic", EgraphOptions { algebraic: false, ..all.clone() }),
+        ("no-bounds-checks", EgraphOptions { bounds_checks: false, ..all.clone() }),
+        ("no-loads", EgraphOptions { loads: false, ..all.clone() }),
+        ("memory-rules-only", EgraphOptions { const_fold: false, algebraic: false, ..all.clone() }),
+        ("min-sizes", EgraphOptions { memory_min_bytes: MIN_SIZES.to_vec(), ..all.clone() }),
         ("one-iteration", EgraphOptions { iter_limit: 1, ..all }),
     ]
 }
@@ -775,6 +860,9 @@ fn check(steps: &[Step], ret_sel: u16, inputs: &[Inputs], outcomes: &Outcomes) -
             prop_assert_eq!(again.to_string(), g.to_string(), "nondeterministic output");
         }
         for (inp, (want, want_state)) in inputs.iter().zip(&expected) {
+            if name == "min-sizes" && inp.sizes.iter().zip(MIN_SIZES).any(|(&size, min)| size < min) {
+                continue;
+            }
             let (got, got_state) = execute(&g, inp);
             if &got != want || &got_state != want_state {
                 return Err(TestCaseError::fail(format!(
@@ -808,11 +896,25 @@ fn optimized_functions_behave_like_the_originals() {
     assert!(trapped * 10 > returned + trapped, "{returned} returned, {trapped} trapped");
 }
 
+/// Runs `cases` random programs of up to `max_steps` steps, each step
+/// satisfying `keep`, through [`check`]; returns how the originals ended.
+fn check_programs(keep: fn(&Step) -> bool, max_steps: usize, cases: u32) -> (usize, usize) {
+    let step = step_strategy().prop_filter("step kind not wanted", keep);
+    let strategy =
+        (prop::collection::vec(step, 1..max_steps), any::<u16>(), prop::collection::vec(inputs_strategy(), 4));
+    let outcomes = Outcomes::default();
+    let result = runner(cases).run(&strategy, |(steps, ret_sel, inputs)| check(&steps, ret_sel, &inputs, &outcomes));
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    outcomes.get()
+}
+
 /// Straight-line programs of pure arithmetic only: every instruction is in
 /// the e-graph, so this stresses folding and the algebraic rules.
 #[test]
 fn pure_arithmetic_behaves_like_the_original() {
-    let pure_step = step_strategy().prop_filter("pure steps only", |s| {
+    let pure = |s: &Step| {
         matches!(
             s,
             Step::Const { .. }
@@ -826,13 +928,33 @@ fn pure_arithmetic_behaves_like_the_original() {
                 | Step::Fcmp { .. }
                 | Step::Convert { .. }
         )
-    });
-    let strategy = (prop::collection::vec(pure_step, 1..64), any::<u16>(), prop::collection::vec(inputs_strategy(), 4));
-    let outcomes = Outcomes::default();
-    let result = runner(256).run(&strategy, |(steps, ret_sel, inputs)| check(&steps, ret_sel, &inputs, &outcomes));
-    if let Err(e) = result {
-        panic!("{e}");
-    }
+    };
+    check_programs(pure, 64, 256);
+}
+
+/// Programs of memory traffic and control flow only: loads, stores and
+/// repeated accesses on three memories around diamonds, loops, calls and
+/// size changes, where a missed write (in one arm, a loop body, a callee)
+/// would make a merged load or a dropped check observable.
+#[test]
+fn memory_traffic_behaves_like_the_original() {
+    let memory = |s: &Step| {
+        matches!(
+            s,
+            Step::Const { .. }
+                | Step::Load { .. }
+                | Step::Store { .. }
+                | Step::Again { .. }
+                | Step::SetSize { .. }
+                | Step::Call { .. }
+                | Step::If { .. }
+                | Step::Else
+                | Step::End
+                | Step::Loop { .. }
+        )
+    };
+    let (returned, trapped) = check_programs(memory, 40, 512);
+    assert!(returned > 200 && trapped > 200, "{returned} returned, {trapped} trapped");
 }
 
 /// The generator itself must produce programs that exercise the rules:
@@ -844,7 +966,7 @@ fn generated_programs_exercise_the_rules() {
     let mut totals: std::collections::BTreeMap<&'static str, usize> = Default::default();
     let mut programs_with_loops = 0;
     let mut programs_with_float_folds = 0;
-    for _ in 0..300 {
+    for _ in 0..400 {
         let (steps, ret_sel) = strategy.new_tree(&mut runner).unwrap().current();
         let f = build(&steps, ret_sel);
         let (_, stats) = optimize(&f, &EgraphOptions::default());
@@ -866,10 +988,21 @@ fn generated_programs_exercise_the_rules() {
         let (g, _) = optimize(&f, &EgraphOptions::default());
         programs_with_float_folds += !fconsts(&g).is_subset(&fconsts(&f)) as usize;
     }
+    eprintln!("rewrites over 400 programs: {totals:?}");
     assert!(programs_with_float_folds > 10, "float folding seen in {programs_with_float_folds} programs");
-    for rule in
-        ["cse", "const-fold", "add-zero", "mul-zero", "and-zero", "shift-by-zero", "select-const-cond", "addr-add-fold"]
-    {
+    for rule in [
+        "cse",
+        "const-fold",
+        "add-zero",
+        "mul-zero",
+        "and-zero",
+        "shift-by-zero",
+        "select-const-cond",
+        "addr-add-fold",
+        "bounds-check-dominated",
+        "load-cse",
+        "store-to-load",
+    ] {
         assert!(totals.get(rule).copied().unwrap_or(0) > 0, "{rule} never fired: {totals:?}");
     }
     assert!(programs_with_loops > 20);

@@ -30,10 +30,10 @@ mod patch;
 pub mod image;
 
 pub use attributes::{build_attributes, ArmArch};
-pub use names::{module_name_from_stem, sanitize, type_id_symbol, validate_module_name, MemorySymbols, SymbolNames};
+pub use names::{module_name_from_stem, sanitize, type_id_symbol, validate_module_name, MemorySymbols, SymbolNames, TableSymbols};
 
 use bulkhead_thumb::{CompiledFunction, Reloc, RelocKind, RelocTarget};
-use bulkhead_wasm::{Import, ModuleEnv};
+use bulkhead_wasm::{ElemItem, FuncType, Import, ModuleEnv, ValueType};
 use core::fmt;
 use object::write::{Object, Relocation, SectionId, Symbol, SymbolId, SymbolSection};
 use object::{
@@ -111,8 +111,8 @@ pub fn write_object(input: &ObjectInput) -> Result<Vec<u8>, ElfError> {
     w.layout_memories()?;
     w.layout_globals()?;
     w.layout_rodata()?;
-    w.layout_tables()?;
     w.layout_descriptors()?;
+    w.layout_tables()?;
     w.add_text_relocations()?;
     w.check_undefined_names()?;
     let mut bytes = w.obj.write().map_err(|e| ElfError::new(e.to_string()))?;
@@ -535,15 +535,18 @@ impl<'a> Writer<'a> {
             let section_name = self.names.memory_section(k);
             let section =
                 self.obj.add_section(Vec::new(), section_name.clone().into_bytes(), SectionKind::UninitializedData);
-            let offset = self.obj.append_section_bss(section, reserved, 1);
+            // The section is the whole native region: with mask bounds also
+            // the span above the reservation and the tail guard.
+            let region = memory.region_bytes();
+            let offset = self.obj.append_section_bss(section, region, 1);
             self.memory_alignments.push((section_name, align));
             let base = self.add_global(
-                data_symbol(syms.base, section, offset, reserved, SymbolScope::Dynamic),
+                data_symbol(syms.base, section, offset, region, SymbolScope::Dynamic),
                 format!("the base of memory {k}"),
             )?;
             for export in &memory.exports {
                 self.add_global(
-                    data_symbol(self.names.export_symbol(export), section, offset, reserved, SymbolScope::Dynamic),
+                    data_symbol(self.names.export_symbol(export), section, offset, region, SymbolScope::Dynamic),
                     format!("the export \"{export}\" of memory {k}"),
                 )?;
             }
@@ -570,6 +573,15 @@ impl<'a> Writer<'a> {
             let index = index as u32;
             if let Some(Import { module, name }) = &global.import {
                 let id = self.undefined_symbol(self.names.import_symbol(module, name));
+                self.globals.insert(index, id);
+                continue;
+            }
+            // The reservation word of an imported table (`<mod>_<field>__max`).
+            if let Some(&(_, t)) = self.env.imported_table_max.iter().find(|(g, _)| *g == index) {
+                let max = self.names.table_symbols(self.env, t).and_then(|s| s.max).ok_or_else(|| {
+                    ElfError::new(format!("global {index} stands for the reservation of table {t}, which is not imported"))
+                })?;
+                let id = self.undefined_symbol(max);
                 self.globals.insert(index, id);
                 continue;
             }
@@ -649,40 +661,120 @@ impl<'a> Writer<'a> {
         Ok(())
     }
 
-    /// Defined tables: the entries (zeroed by `instantiate`) and the size
-    /// word, both in `.bss`.
+    /// Tables. Imported: undefined references to the owner's entries and
+    /// size word (`<mod>_<field>`, `<mod>_<field>__size`). Defined: the
+    /// entries (written by `instantiate`) and the size word in `.bss`; an
+    /// export adds global aliases `NAME_<export>` (entries) and
+    /// `NAME_<export>__size`, and a `const uint32_t NAME_<export>__max` (the
+    /// reservation in entries, which importers' `table.grow` reads).
+    /// Element-segment images (`TableDecl::segment`): the segment's funcrefs
+    /// in `.rodata` (descriptors must be laid out first), size word in `.bss`.
     fn layout_tables(&mut self) -> Result<(), ElfError> {
         for (t, table) in self.env.tables.iter().enumerate() {
             let t = t as u32;
+            let syms = self.names.table_symbols(self.env, t).expect("table exists");
+            if table.import.is_some() {
+                let entries = self.undefined_symbol(syms.entries);
+                let size = self.undefined_symbol(syms.size);
+                self.tables.insert(t, entries);
+                self.table_sizes.insert(t, size);
+                continue;
+            }
             let bytes = u64::from(table.reserved_entries) * 4;
-            let bss = self.bss();
-            let offset = self.obj.append_section_bss(bss, bytes.max(4), 4);
-            let id = self.obj.add_symbol(data_symbol(
-                self.names.table_local(t),
-                bss,
-                offset,
-                bytes,
-                SymbolScope::Compilation,
-            ));
+            let (section, offset) = match table.segment {
+                Some(e) => self.segment_image(t, e)?,
+                None => {
+                    let bss = self.bss();
+                    (bss, self.obj.append_section_bss(bss, bytes.max(4), 4))
+                }
+            };
+            let id = self.obj.add_symbol(data_symbol(syms.entries, section, offset, bytes, SymbolScope::Compilation));
             self.tables.insert(t, id);
+            for export in &table.exports {
+                self.add_global(
+                    data_symbol(self.names.export_symbol(export), section, offset, bytes, SymbolScope::Dynamic),
+                    format!("the export \"{export}\" of table {t}"),
+                )?;
+            }
+            let bss = self.bss();
             let size_offset = self.obj.append_section_bss(bss, 4, 4);
             let size = self.add_global(
-                data_symbol(self.names.table_size(t), bss, size_offset, 4, SymbolScope::Dynamic),
+                data_symbol(syms.size, bss, size_offset, 4, SymbolScope::Dynamic),
                 format!("the size word of table {t}"),
             )?;
+            for export in &table.exports {
+                self.add_global(
+                    data_symbol(self.names.export_size_symbol(export), bss, size_offset, 4, SymbolScope::Dynamic),
+                    format!("the size word of export \"{export}\" of table {t}"),
+                )?;
+            }
             self.table_sizes.insert(t, size);
+            if !table.exports.is_empty() {
+                let rodata = self.rodata();
+                let max_offset = self.obj.append_section_data(rodata, &table.reserved_entries.to_le_bytes(), 4);
+                for export in &table.exports {
+                    self.add_global(
+                        data_symbol(self.names.export_max_symbol(export), rodata, max_offset, 4, SymbolScope::Dynamic),
+                        format!("the maximum of export \"{export}\" of table {t}"),
+                    )?;
+                }
+            }
         }
         Ok(())
     }
 
+    /// The `.rodata` entries of table `t`, the image of element segment
+    /// `e`: one word per item, an ABS32 to the function's descriptor or 0.
+    fn segment_image(&mut self, t: u32, e: u32) -> Result<(SectionId, u64), ElfError> {
+        let segment = self
+            .env
+            .elements
+            .get(e as usize)
+            .ok_or_else(|| ElfError::new(format!("table {t} is the image of missing element segment {e}")))?;
+        let rodata = self.rodata();
+        let offset = self.obj.append_section_data(rodata, &vec![0; segment.items.len().max(1) * 4], 4);
+        for (k, item) in segment.items.iter().enumerate() {
+            match *item {
+                ElemItem::Null => {}
+                ElemItem::Func(f) => {
+                    let descriptor = self.descriptors.get(&f).copied().ok_or_else(|| {
+                        ElfError::new(format!("element segment {e} refers to function {f}, which has no descriptor"))
+                    })?;
+                    self.add_relocation(rodata, offset + 4 * k as u64, descriptor, RelocKind::Abs32)?;
+                }
+                ElemItem::GlobalGet(g) => {
+                    return Err(ElfError::new(format!(
+                        "element segment {e} reads global {g}: its image cannot be read-only"
+                    )))
+                }
+            }
+        }
+        Ok((rodata, offset))
+    }
+
     /// The weak type-id symbol of type index `n`, defined on first use.
     fn type_id(&mut self, n: u32) -> Result<SymbolId, String> {
-        let sig = self
-            .env
-            .types
-            .get(n as usize)
-            .ok_or_else(|| format!("relocation to the type id of type {n}, but the module has {}", self.env.types.len()))?;
-        let name = type_id_symbol(sig).ok_or_else(|| format!("type {n} has no type-id spelling"))?;
+        let missing = || format!("relocation to the type id of type {n}, but the module has {}", self.env.types.len());
+        // An environment built without the module-level types (tests) spells
+        // the IR signature: it has no references.
+        let ty = match self.env.func_types.get(n as usize) {
+            Some(ty) => ty.clone(),
+            None => {
+                let sig = self.env.types.get(n as usize).ok_or_else(missing)?;
+                let value = |t: &bulkhead_ir::Type| match t {
+                    bulkhead_ir::Type::I32 => Ok(ValueType::I32),
+                    bulkhead_ir::Type::I64 => Ok(ValueType::I64),
+                    bulkhead_ir::Type::F32 => Ok(ValueType::F32),
+                    bulkhead_ir::Type::F64 => Ok(ValueType::F64),
+                    bulkhead_ir::Type::Addr(_) => Err(format!("type {n} has an address type")),
+                };
+                FuncType {
+                    params: sig.params.iter().map(value).collect::<Result<_, _>>()?,
+                    results: sig.results.iter().map(value).collect::<Result<_, _>>()?,
+                }
+            }
+        };
+        let name = type_id_symbol(&ty, &self.env.func_types);
         if let Some(&id) = self.type_ids.get(&name) {
             return Ok(id);
         }
@@ -717,6 +809,7 @@ impl<'a> Writer<'a> {
                 RelocTarget::FuncDescriptor(n) => Some(n),
                 _ => None,
             })
+            .chain(self.image_functions())
             .collect();
         for n in wanted {
             let decl = self.env.funcs.get(n as usize).ok_or_else(|| {
@@ -739,6 +832,21 @@ impl<'a> Writer<'a> {
             self.descriptors.insert(n, id);
         }
         Ok(())
+    }
+
+    /// Functions named by element segments that have a read-only image.
+    fn image_functions(&self) -> Vec<u32> {
+        let env = self.env;
+        env.tables
+            .iter()
+            .filter_map(|t| t.segment)
+            .filter_map(|e| env.elements.get(e as usize))
+            .flat_map(|seg| seg.items.iter())
+            .filter_map(|item| match item {
+                ElemItem::Func(f) => Some(*f),
+                _ => None,
+            })
+            .collect()
     }
 
     fn add_relocation(

@@ -5,7 +5,7 @@
 //! tooling and the C header generator all call these functions, so a name
 //! can never be spelled two ways.
 
-use bulkhead_wasm::{Import, ModuleEnv};
+use bulkhead_wasm::{FuncType, Import, ModuleEnv};
 use core::fmt::Write as _;
 
 /// Sanitizes a wasm name (export, import module or field) for use inside a
@@ -94,30 +94,31 @@ pub struct MemorySymbols {
     pub defined: bool,
 }
 
-/// The type-id symbol of a signature: `__bulkhead_type_<params>_<results>`,
-/// each list spelled one letter per type (`i` i32, `l` i64, `f` f32, `d`
-/// f64) or `v` when empty, e.g. `(i32, i32) -> i32` is
-/// `__bulkhead_type_ii_i` and `() -> ()` is `__bulkhead_type_v_v`. Every
-/// module using the signature defines it weak, so the linker keeps one
-/// definition and its address is a type id shared by all modules. `None`
-/// for a type with no spelling (addresses never appear in signatures).
-pub fn type_id_symbol(sig: &bulkhead_ir::Signature) -> Option<String> {
-    fn spell(types: &[bulkhead_ir::Type]) -> Option<String> {
-        if types.is_empty() {
-            return Some("v".to_string());
-        }
-        types
-            .iter()
-            .map(|t| match t {
-                bulkhead_ir::Type::I32 => Some('i'),
-                bulkhead_ir::Type::I64 => Some('l'),
-                bulkhead_ir::Type::F32 => Some('f'),
-                bulkhead_ir::Type::F64 => Some('d'),
-                bulkhead_ir::Type::Addr(_) => None,
-            })
-            .collect()
-    }
-    Some(format!("__bulkhead_type_{}_{}", spell(&sig.params)?, spell(&sig.results)?))
+/// The type-id symbol of a function type: `__bulkhead_type_<spelling>`
+/// ([`bulkhead_wasm::type_spelling`]: one letter per value type, params and
+/// results joined by `_`), e.g. `(i32, i32) -> i32` is
+/// `__bulkhead_type_ii_i` and `() -> ()` is `__bulkhead_type_v_v`. `types`
+/// are the module's types (typed references spell the type they refer to).
+/// Every module using the type defines the symbol weak, so the linker keeps
+/// one definition and its address is a type id shared by all modules:
+/// structurally equal types get equal ids.
+pub fn type_id_symbol(ty: &FuncType, types: &[FuncType]) -> String {
+    format!("__bulkhead_type_{}", bulkhead_wasm::type_spelling(ty, types))
+}
+
+/// Symbols of one table, resolved for defined and imported tables alike.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TableSymbols {
+    /// The entries (`uint32_t[]`).
+    pub entries: String,
+    /// The `uint32_t` holding the current number of entries.
+    pub size: String,
+    /// The `const uint32_t` holding the reserved entries (what `table.grow`
+    /// may reach): defined only for exported tables (`NAME_<export>__max`)
+    /// and read by importers (`<mod>_<field>__max`); `None` for a defined
+    /// table (its reservation is a constant in the code).
+    pub max: Option<String>,
+    pub defined: bool,
 }
 
 /// The names of a module's symbols. Cheap to clone; carries only the module
@@ -185,6 +186,23 @@ impl SymbolNames {
     /// Current number of entries of defined table `t`: `NAME__table<t>_size`.
     pub fn table_size(&self, t: u32) -> String {
         format!("{}__table{t}_size", self.module)
+    }
+
+    /// The symbols of table `t` of `env`: an imported table `mod.field`
+    /// references `<mod>_<field>` (entries), `<mod>_<field>__size` and
+    /// `<mod>_<field>__max`; a defined one is `NAME.t<t>` and
+    /// `NAME__table<t>_size`. `None` if the module has no table `t`.
+    pub fn table_symbols(&self, env: &ModuleEnv, t: u32) -> Option<TableSymbols> {
+        let table = env.tables.get(t as usize)?;
+        Some(match &table.import {
+            Some(Import { module, name }) => TableSymbols {
+                entries: self.import_symbol(module, name),
+                size: self.import_size_symbol(module, name),
+                max: Some(self.import_max_symbol(module, name)),
+                defined: false,
+            },
+            None => TableSymbols { entries: self.table_local(t), size: self.table_size(t), max: None, defined: true },
+        })
     }
 
     /// The read-only descriptor `{ code | 1, type id }` of function `index`
@@ -307,22 +325,66 @@ mod tests {
 
     #[test]
     fn type_id_symbols_spell_the_signature() {
-        use bulkhead_ir::{Signature, Type};
-        let sig = |params: &[Type], results: &[Type]| Signature { params: params.to_vec(), results: results.to_vec() };
-        assert_eq!(type_id_symbol(&sig(&[Type::I32, Type::I32], &[Type::I32])).unwrap(), "__bulkhead_type_ii_i");
-        assert_eq!(type_id_symbol(&sig(&[], &[])).unwrap(), "__bulkhead_type_v_v");
+        use bulkhead_wasm::{RefKind, RefType, ValueType::{self, *}};
+        let sig = |params: &[ValueType], results: &[ValueType]| FuncType { params: params.to_vec(), results: results.to_vec() };
+        assert_eq!(type_id_symbol(&sig(&[I32, I32], &[I32]), &[]), "__bulkhead_type_ii_i");
+        assert_eq!(type_id_symbol(&sig(&[], &[]), &[]), "__bulkhead_type_v_v");
+        assert_eq!(type_id_symbol(&sig(&[I64, F32, F64], &[I32, I64]), &[]), "__bulkhead_type_lfd_il");
+        // References are distinct from the i32 that carries them, and
+        // nullability is part of the type.
+        let non_null_func = Ref(RefType { kind: RefKind::Func, nullable: false });
+        let non_null_extern = Ref(RefType { kind: RefKind::Extern, nullable: false });
         assert_eq!(
-            type_id_symbol(&sig(&[Type::I64, Type::F32, Type::F64], &[Type::I32, Type::I64])).unwrap(),
-            "__bulkhead_type_lfd_il"
+            type_id_symbol(&sig(&[Ref(RefType::FUNCREF), non_null_func], &[Ref(RefType::EXTERNREF), non_null_extern]), &[]),
+            "__bulkhead_type_rR_eE"
         );
         // Parameters and results never run together.
-        assert_ne!(type_id_symbol(&sig(&[Type::I32], &[])), type_id_symbol(&sig(&[], &[Type::I32])));
+        assert_ne!(type_id_symbol(&sig(&[I32], &[]), &[]), type_id_symbol(&sig(&[], &[I32]), &[]));
+        // Typed references spell the referenced type, whatever its index;
+        // a self-reference spells its depth.
+        let typed = |n: u32, nullable: bool| Ref(RefType { kind: RefKind::Typed(n), nullable });
+        let types = [sig(&[I32], &[]), sig(&[], &[]), sig(&[typed(2, true)], &[])];
+        assert_eq!(type_id_symbol(&sig(&[typed(0, true)], &[typed(1, false)]), &types), "__bulkhead_type_ni_vZ_cv_vZ");
+        let other_order = [sig(&[], &[]), sig(&[I32], &[])];
+        assert_eq!(
+            type_id_symbol(&sig(&[typed(0, true)], &[]), &types),
+            type_id_symbol(&sig(&[typed(1, true)], &[]), &other_order)
+        );
+        assert_eq!(type_id_symbol(&types[2], &types), "__bulkhead_type_nnS0Z_vZ_v");
         let n = SymbolNames::new("m").unwrap();
         assert_eq!(n.import_max_symbol("a", "mem"), "a_mem__max");
         assert_eq!(n.export_max_symbol("mem"), "m_mem__max");
         assert_eq!(n.table_local(1), "m.t1");
         assert_eq!(n.table_size(1), "m__table1_size");
         assert_eq!(n.func_descriptor_local(3), "m.fd3");
+    }
+
+    #[test]
+    fn table_symbols_follow_the_abi() {
+        use bulkhead_wasm::{ElemItem, RefType, TableDecl};
+        let table = |import: Option<Import>| TableDecl {
+            elem: RefType::FUNCREF,
+            init: ElemItem::Null,
+            min_entries: 1,
+            max_entries: None,
+            reserved_entries: 1,
+            import,
+            exports: Vec::new(),
+            segment: None,
+        };
+        let env = ModuleEnv {
+            tables: vec![table(Some(Import { module: "other".into(), name: "tab-1".into() })), table(None)],
+            ..ModuleEnv::default()
+        };
+        let n = SymbolNames::new("m").unwrap();
+        let imported = n.table_symbols(&env, 0).unwrap();
+        assert_eq!(
+            (imported.entries.as_str(), imported.size.as_str(), imported.max.as_deref(), imported.defined),
+            ("other_tab$2D1", "other_tab$2D1__size", Some("other_tab$2D1__max"), false)
+        );
+        let defined = n.table_symbols(&env, 1).unwrap();
+        assert_eq!((defined.entries.as_str(), defined.size.as_str(), defined.max, defined.defined), ("m.t1", "m__table1_size", None, true));
+        assert!(n.table_symbols(&env, 2).is_none());
     }
 
     #[test]

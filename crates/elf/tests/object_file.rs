@@ -31,6 +31,7 @@ fn memory(reserved: u64, import_: Option<Import>, exports: &[&str]) -> MemoryDec
         min_pages: 0,
         max_pages: Some(reserved),
         reserved_bytes: reserved,
+        mask_span: None,
         import: import_,
         exports: exports.iter().map(|s| s.to_string()).collect(),
     }
@@ -39,6 +40,12 @@ fn memory(reserved: u64, import_: Option<Import>, exports: &[&str]) -> MemoryDec
 fn global(ty: Type, import_: Option<Import>, exports: &[&str]) -> GlobalDecl {
     GlobalDecl {
         ty,
+        value_type: match ty {
+            Type::I64 => bulkhead_wasm::ValueType::I64,
+            Type::F32 => bulkhead_wasm::ValueType::F32,
+            Type::F64 => bulkhead_wasm::ValueType::F64,
+            _ => bulkhead_wasm::ValueType::I32,
+        },
         mutable: true,
         init: if import_.is_some() { None } else { Some(ConstExpr::I32(0)) },
         import: import_,
@@ -356,6 +363,31 @@ fn object_has_the_abi_sections_symbols_and_relocations() {
     assert!(disasm.contains("movt\tr0, #16"), "MOVT must carry the addend 0x10:\n{disasm}");
     assert!(disasm.contains("f7ff fffe \tbl"), "BL addend must be -4:\n{disasm}");
     assert!(disasm.contains("f7ff bffe \tb.w"), "B.W addend must be -4:\n{disasm}");
+}
+
+#[test]
+fn mask_mode_memory_section_holds_the_span_and_the_guard() {
+    let mut fx = Fixture::new();
+    // Memory 1 reserves 100 bytes: its mask span is 128, its region 128 + 8.
+    fx.env.memories[1].mask_span = Some(128);
+    let dir = temp_dir("mask");
+    let obj = dir.join("tst.o");
+    std::fs::write(&obj, fx.write(true)).unwrap();
+    let sections = readelf(&obj, &["-S"]);
+    let mem1: Vec<&str> = sections
+        .lines()
+        .find(|l| l.split_whitespace().any(|w| w == ".bulkhead.mem.1"))
+        .unwrap_or_else(|| panic!("no .bulkhead.mem.1:\n{sections}"))
+        .split(']')
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(mem1[4], "000088", "size = span + guard:\n{sections}");
+    assert_eq!(mem1[9], "128", "aligned to the span:\n{sections}");
+    let symbols = readelf(&obj, &["-s"]);
+    let base = symbol_line(&symbols, "tst__mem1");
+    assert_eq!(base[2], "136", "the base symbol covers the region: {base:?}");
 }
 
 #[test]

@@ -83,6 +83,8 @@ uint32_t __bulkhead_stack_limit;
 #define SCB_BFAR REG32(0xE000ED38u)
 #define SCB_CCR REG32(0xE000ED14u)
 #define FPU_FPCCR REG32(0xE000EF34u)
+#define FPU_FPDSCR REG32(0xE000EF3Cu)
+#define FPSCR_DN (1u << 25)
 #define MPU_CTRL REG32(0xE000ED94u)
 #define MPU_RBAR REG32(0xE000ED9Cu)
 #define MPU_RASR REG32(0xE000EDA0u)
@@ -327,6 +329,18 @@ void __attribute__((noreturn, used)) bh_main(void) {
      * handler drops the faulting frame, so no lazy state may stay pending. */
     FPU_FPCCR = (FPU_FPCCR | (1u << 31)) & ~(1u << 30);
     __asm__ volatile("dsb\n\tisb" ::: "memory");
+    /* Default NaN mode: VFP NaN results are the canonical NaN, like
+     * bulkhead's soft-float routines and the IR interpreter. Round to
+     * nearest and no flush-to-zero (the reset values) are what bulkhead
+     * requires. FPDSCR is what a new FP context (first FP instruction with
+     * CONTROL.FPCA clear) takes its FPSCR from; FPSCR is set for the
+     * current one. */
+    FPU_FPDSCR |= FPSCR_DN;
+    {
+        uint32_t fpscr;
+        __asm__ volatile("vmrs %0, fpscr" : "=r"(fpscr));
+        __asm__ volatile("vmsr fpscr, %0" ::"r"(fpscr | FPSCR_DN));
+    }
 #endif
     /* Enable UsageFault, BusFault and MemManage so UDF and bad accesses get
      * their own handlers; trap on divide by zero (a wasm division that the

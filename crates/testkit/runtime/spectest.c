@@ -24,3 +24,10 @@ uint8_t spectest_memory[131072] __attribute__((section(".bulkhead.mem.spectest")
 uint32_t spectest_memory__size = 65536; /* import size symbol: `<mod>_<field>__size` */
 /* Reservation (2 pages), for importers that bound memory.grow by it. */
 const uint32_t spectest_memory__max = 131072;
+
+/* (table 10 20 funcref): ten null entries now, reserved for twenty (the
+ * embedder ABI's symbols of an imported table: entries, `__size` in
+ * entries, `__max` the reservation `table.grow` may reach). */
+uint32_t spectest_table[20];
+uint32_t spectest_table__size = 10;
+const uint32_t spectest_table__max = 20;

@@ -113,6 +113,21 @@ fn selected_spec_files_pass() {
     }
 }
 
+/// Tables, references and linking run completely (nothing skipped but the
+/// GC module at the end of table_init.wast) on the Cortex-M3 board (the
+/// core suite test covers the default board).
+#[test]
+fn table_and_linking_spec_files_run_completely() {
+    let dir = spec_dir().join("core");
+    for file in ["table_init.wast", "table_copy.wast", "table_grow.wast", "elem.wast", "linking.wast", "ref_func.wast"] {
+        let opts = RunnerOptions { board: Board::Mps2An385, ..RunnerOptions::default() };
+        let result = run_file(&dir.join(file), &opts);
+        let gc = |v: &Verdict| matches!(v, Verdict::Skip(why) if why.contains("gc proposal not supported"));
+        let not_passed: Vec<_> = result.commands.iter().filter(|c| c.verdict != Verdict::Pass && !gc(&c.verdict)).collect();
+        assert!(result.error.is_none() && not_passed.is_empty(), "{file}: {:?} {not_passed:#?}", result.error);
+    }
+}
+
 /// The whole core suite on the default board: no failures allowed. Fails
 /// while the compiler has bugs or rejects valid modules.
 #[test]

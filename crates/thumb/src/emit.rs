@@ -2,9 +2,9 @@
 //! ranges, listing), the AAPCS frame, and the expansion of allocated
 //! [`MInst`]s into [`Asm`] instructions.
 
-use crate::isa::asm::{Asm, Cond, DpOp, MemSize, Reg as PReg, Shift};
+use crate::isa::asm::{Asm, Cond, DpOp, MemSize, Reg as PReg, Shift, VcvtOp};
 use crate::isa::encode::modified_imm;
-use crate::machinst::{BitOp, Cmp64, MInst, Reg, Rhs};
+use crate::machinst::{BitOp, Cmp64, FCmpOps, MInst, Reg, Rhs};
 use crate::output::{CompiledFunction, Reloc, RelocKind, RelocTarget};
 use bulkhead_ir::TrapCode;
 use core::fmt::Write;
@@ -567,6 +567,28 @@ fn put_cmp64(buf: &mut MachBuffer, c: &Cmp64, tmp: PReg) -> Result<(), String> {
     })
 }
 
+/// `vmov s0, a; vmov s1, b; vcmp.f32 s0, s1; vmrs APSR_nzcv, fpscr`: the
+/// APSR flags of the f32 comparison `a - b` (equal: ZC, less: N,
+/// greater: C, unordered: CV), so that eq/ne/mi/ls/gt/ge are exactly the
+/// IEEE predicates eq/ne(unordered true)/lt/le/gt/ge.
+/// f64 operands (`ahi`/`bhi` present) go to d0/d1 and use `vcmp.f64`.
+fn put_vcmp(buf: &mut MachBuffer, c: &FCmpOps) -> Result<(), String> {
+    match (c.ahi, c.bhi) {
+        (Some(ahi), Some(bhi)) => {
+            buf.put(Asm::VmovToD { dm: 0, rt: r(c.a), rt2: r(ahi) })?;
+            buf.put(Asm::VmovToD { dm: 1, rt: r(c.b), rt2: r(bhi) })?;
+            buf.put(Asm::Vcmp64 { dd: 0, dm: 1 })?;
+        }
+        (None, None) => {
+            buf.put(Asm::VmovToS { sn: 0, rt: r(c.a) })?;
+            buf.put(Asm::VmovToS { sn: 1, rt: r(c.b) })?;
+            buf.put(Asm::Vcmp { sd: 0, sm: 1 })?;
+        }
+        _ => return Err("internal error: f32/f64 comparison operands mixed".into()),
+    }
+    buf.put(Asm::VmrsApsr)
+}
+
 /// After a comparison: `rd = cond ? 1 : 0`.
 fn put_set(buf: &mut MachBuffer, cond: Cond, rd: PReg) -> Result<(), String> {
     buf.put(Asm::It {
@@ -1117,6 +1139,94 @@ impl EmitCtx<'_> {
                 put_cmp64(buf, c, r(tmp))?;
                 self.put_cond_branch(buf, cond, taken, not_taken, next_block)?;
             }
+            MInst::FCondBr {
+                cond,
+                c,
+                taken,
+                not_taken,
+            } => {
+                put_vcmp(buf, &c)?;
+                self.put_cond_branch(buf, cond, taken, not_taken, next_block)?;
+            }
+            MInst::VfpArith { op, rd, rn, rm } => {
+                buf.put(Asm::VmovToS { sn: 0, rt: r(rn) })?;
+                buf.put(Asm::VmovToS { sn: 1, rt: r(rm) })?;
+                buf.put(Asm::VArith {
+                    op,
+                    sd: 0,
+                    sn: 0,
+                    sm: 1,
+                })?;
+                buf.put(Asm::VmovFromS { rt: r(rd), sn: 0 })?;
+            }
+            MInst::VfpUnary { op, rd, rm } => {
+                buf.put(Asm::VmovToS { sn: 0, rt: r(rm) })?;
+                buf.put(Asm::VUnary { op, sd: 0, sm: 0 })?;
+                buf.put(Asm::VmovFromS { rt: r(rd), sn: 0 })?;
+            }
+            MInst::FCmpSet { cond, rd, c } => {
+                put_vcmp(buf, &c)?;
+                put_set(buf, cond, r(rd))?;
+            }
+            MInst::FCmpSelect {
+                cond,
+                rd,
+                c,
+                rt,
+                rf,
+            } => {
+                put_vcmp(buf, &c)?;
+                put_select(buf, cond, r(rd), r(rt), r(rf))?;
+            }
+            MInst::VfpArith64 {
+                op,
+                dlo,
+                dhi,
+                nlo,
+                nhi,
+                mlo,
+                mhi,
+            } => {
+                buf.put(Asm::VmovToD { dm: 0, rt: r(nlo), rt2: r(nhi) })?;
+                buf.put(Asm::VmovToD { dm: 1, rt: r(mlo), rt2: r(mhi) })?;
+                buf.put(Asm::VArith64 {
+                    op,
+                    dd: 0,
+                    dn: 0,
+                    dm: 1,
+                })?;
+                buf.put(Asm::VmovFromD { rt: r(dlo), rt2: r(dhi), dm: 0 })?;
+            }
+            MInst::VfpSqrt64 { dlo, dhi, mlo, mhi } => {
+                buf.put(Asm::VmovToD { dm: 0, rt: r(mlo), rt2: r(mhi) })?;
+                buf.put(Asm::VSqrt64 { dd: 0, dm: 0 })?;
+                buf.put(Asm::VmovFromD { rt: r(dlo), rt2: r(dhi), dm: 0 })?;
+            }
+            MInst::VfpCvt {
+                op,
+                rd,
+                rd_hi,
+                rm,
+                rm_hi,
+            } => {
+                // Operand in s0 or d0, result in s0 or d0 (d0 = s1:s0, so
+                // `vcvt.f64.s32 d0, s0` reads s0 before writing d0).
+                match rm_hi {
+                    Some(hi) => buf.put(Asm::VmovToD { dm: 0, rt: r(rm), rt2: r(hi) })?,
+                    None => buf.put(Asm::VmovToS { sn: 0, rt: r(rm) })?,
+                }
+                let double_result = matches!(op, VcvtOp::S32ToF64 | VcvtOp::U32ToF64 | VcvtOp::F32ToF64);
+                if double_result != rd_hi.is_some() || double_result == rm_hi.is_some() {
+                    return Err(format!("internal error: {op:?} with the wrong operand widths"));
+                }
+                buf.put(Asm::VCvt { op, d: 0, m: 0 })?;
+                match rd_hi {
+                    Some(hi) => buf.put(Asm::VmovFromD { rt: r(rd), rt2: r(hi), dm: 0 })?,
+                    None => buf.put(Asm::VmovFromS { rt: r(rd), sn: 0 })?,
+                }
+            }
+            MInst::VmovToS { s, rm } => buf.put(Asm::VmovToS { sn: s, rt: r(rm) })?,
+            MInst::VmovFromS { rd, s } => buf.put(Asm::VmovFromS { rt: r(rd), sn: s })?,
             MInst::BrTable {
                 idx,
                 tmp,

@@ -23,18 +23,47 @@
 //!
 //! Relocations are REL: the addend is also encoded in the instruction —
 //! MOVW/MOVT pairs carry 0, `bl` carries -4 (`bl .`, as assemblers emit).
-//! Runtime routines (`memmove`, `memset`) come from [`runtime_functions`].
+//! Runtime routines (`memmove`, `memset`, 64-bit division, soft-float)
+//! are compiled on demand and cached per process and target:
+//! [`runtime_function`], [`referenced_runtime_functions`].
 //!
-//! i32, i64 (register pairs: see [`lower::ValueRegs`]) and `addr<k>`
-//! values are lowered; floats (f32, f64) are a [`BackendError`] of kind
-//! [`BackendErrorKind::Unsupported`] naming the instruction (bugs are
-//! [`BackendErrorKind::Internal`]). Calls follow the AAPCS
-//! ([`lower::aapcs_locations`]); 64-bit division calls the runtime routines
-//! `udivmod64`/`sdivmod64`. Every function with a non-empty frame checks
-//! the embedder's stack limit in its prologue
+//! i32, i64 (register pairs: see [`lower::ValueRegs`]), `addr<k>`, f32
+//! and f64 values are lowered (bugs are [`BackendErrorKind::Internal`];
+//! a soft-float routine missing from `bulkhead_softfloat` is
+//! [`BackendErrorKind::Unsupported`]). Calls follow the AAPCS
+//! ([`lower::aapcs_locations`]), on hard-float targets the AAPCS-VFP
+//! ([`lower::aapcs_vfp_locations`]); 64-bit division calls the runtime
+//! routines `udivmod64`/`sdivmod64`. Every function with a non-empty frame
+//! checks the embedder's stack limit in its prologue
 //! ([`emit::Frame::emit_stack_check`]).
 //! Funcrefs are i32 descriptor addresses; `call_ref` is `ldr` of the
 //! descriptor's code word and `blx`, with the argument setup of direct calls.
+//!
+//! # Floats
+//!
+//! Floats live in core registers as their bits: f32 in one vreg (like
+//! i32), f64 in a register pair (like i64); there is no second register
+//! class yet (a later step may allocate S/D registers). Constants, loads,
+//! stores, selects, globals, block parameters, bitcasts and moves are the
+//! integer ones; `abs`/`neg`/`copysign` are bit operations on the sign bit
+//! (NaN payloads kept, as wasm requires).
+//!
+//! With an FPU (`TargetIsa::hard_float`: Cortex-M4F/M33/M7,
+//! single-precision VFP), f32 add/sub/mul/div/sqrt, comparisons (fused
+//! into branches and selects: eq→EQ, ne→NE, lt→MI, le→LS, gt→GT, ge→GE
+//! after `vcmp.f32` + `vmrs`) and f32↔i32/u32 conversions (VCVT: toward
+//! zero and saturating like `trunc_sat`; from integers nearest-even) are
+//! VFP instructions, each one [`machinst::MInst`] that moves operands
+//! into scratch s0/s1 and the result back. On Cortex-M7 (FPv5-D16, as
+//! LLVM's and GCC's `cortex-m7`) the same holds for f64 add/sub/mul/div/
+//! sqrt/comparisons, f64↔i32/u32 and promote/demote, through d0/d1. S/D
+//! registers are never allocated and no value is live in one between
+//! MInsts. All other float operations (min/max, ceil/floor/trunc/nearest,
+//! conversions with i64; f64 below Cortex-M7; everything on cores without
+//! an FPU) call the soft-float routines of `bulkhead_softfloat` with the
+//! bits in core registers. The code is correct with FPSCR at its reset value (round to
+//! nearest, no flush-to-zero); images set default-NaN mode so VFP NaNs
+//! are canonical like the soft routines'.
 
 pub mod dominant;
 pub mod emit;
@@ -48,7 +77,7 @@ pub mod target;
 pub mod vcode;
 
 pub use output::{CompiledFunction, Reloc, RelocKind, RelocTarget};
-pub use runtime::runtime_functions;
+pub use runtime::{referenced_runtime_functions, runtime_function, runtime_functions};
 pub use target::{BackendError, BackendErrorKind, BackendOptions, Cpu, ModuleInfo, TargetIsa};
 
 use emit::{EmitCtx, Frame, MachBuffer};
@@ -178,7 +207,7 @@ pub fn compile_function_checked(
 fn compile_with(
     func: &bulkhead_ir::Function,
     module: &ModuleInfo,
-    _isa: &TargetIsa,
+    isa: &TargetIsa,
     opts: &BackendOptions,
     check: bool,
 ) -> Result<CompiledFunction, BackendError> {
@@ -188,7 +217,7 @@ fn compile_with(
         message,
     };
     let pinned = dominant::dominant_memory(func);
-    let lowered = lower::lower_function(func, module, pinned).map_err(|e| BackendError {
+    let lowered = lower::lower_function(func, module, pinned, isa).map_err(|e| BackendError {
         kind: if e.unsupported {
             BackendErrorKind::Unsupported
         } else {

@@ -5,15 +5,15 @@
 //! non-terminator, lowers terminators itself (they need the block layout and
 //! critical-edge splitting), and builds the [`VCode`].
 
-use crate::isa::asm::{Cond, DpOp, MemSize, ShiftKind};
+use crate::isa::asm::{Cond, DpOp, MemSize, ShiftKind, VcvtOp, VfpOp, VfpUnaryOp};
 use crate::isa::encode::modified_imm;
-use crate::machinst::{preg, BitOp, BlockIndex, Cmp64, MInst, Reg, Rhs};
+use crate::machinst::{preg, BitOp, BlockIndex, Cmp64, FCmpOps, MInst, Reg, Rhs};
 use crate::output::RelocTarget;
-use crate::target::ModuleInfo;
+use crate::target::{Cpu, ModuleInfo, TargetIsa};
 use crate::vcode::{VBlockBuilder, VCode};
 use bulkhead_ir::{
-    BinaryOp, Block, ConvertOp, Function, Inst, InstData, IntCC, LoadKind, StoreKind, TrapCode,
-    Type, UnaryOp, Value, ValueDef,
+    BinaryOp, Block, ConvertOp, FloatBinaryOp, FloatCC, FloatUnaryOp, Function, Inst, InstData,
+    IntCC, LoadKind, StoreKind, TrapCode, Type, UnaryOp, Value, ValueDef,
 };
 use regalloc2::{PRegSet, VReg};
 
@@ -41,8 +41,8 @@ pub type Unit = ();
 /// several results alias all of them themselves and output nothing.
 pub type InstOutput = Option<ValueRegs>;
 
-/// The registers of one value: one for i32 and addresses, a (low, high)
-/// pair for i64 (like Cranelift's `ValueRegs`).
+/// The registers of one value: one for i32, f32 and addresses, a (low,
+/// high) pair for i64 and f64 (like Cranelift's `ValueRegs`).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct ValueRegs {
     pub lo: Reg,
@@ -59,11 +59,42 @@ impl ValueRegs {
 }
 
 /// A comparison whose flags a conditional instruction consumes: 32-bit
-/// `cmp rn, rhs`, or a 64-bit ordered comparison of register pairs.
+/// `cmp rn, rhs`, a 64-bit ordered comparison of register pairs, or a VFP
+/// comparison of two f32 values (`vcmp.f32` + `vmrs`).
 #[derive(Copy, Clone, Debug)]
 pub enum Flags {
     Cmp { cond: Cond, rn: Reg, rhs: Rhs },
     Cmp64 { cond: Cond, a: ValueRegs, b: ValueRegs },
+    Fcmp { cond: Cond, a: Reg, b: Reg },
+    /// `vcmp.f64` of two f64 register pairs (double-precision FPU).
+    Fcmp64 { cond: Cond, a: ValueRegs, b: ValueRegs },
+}
+
+impl Flags {
+    /// The condition and operands of a VFP comparison.
+    fn fcmp(&self) -> Option<(Cond, FCmpOps)> {
+        match *self {
+            Flags::Fcmp { cond, a, b } => Some((
+                cond,
+                FCmpOps {
+                    a,
+                    ahi: None,
+                    b,
+                    bhi: None,
+                },
+            )),
+            Flags::Fcmp64 { cond, a, b } => Some((
+                cond,
+                FCmpOps {
+                    a: a.lo,
+                    ahi: Some(a.hi.unwrap_or(a.lo)),
+                    b: b.lo,
+                    bhi: Some(b.hi.unwrap_or(b.lo)),
+                },
+            )),
+            _ => None,
+        }
+    }
 }
 
 /// A base register plus an immediate offset for word accesses (for an i64
@@ -87,10 +118,19 @@ struct Lower<'a> {
     func: &'a Function,
     module: &'a ModuleInfo,
     pinned: Option<u32>,
+    /// The target has a single-precision FPU and uses the AAPCS-VFP
+    /// (`TargetIsa::hard_float`): f32 arithmetic, comparisons and
+    /// conversions to/from 32-bit integers use VFP instructions, floats
+    /// are passed in S/D registers.
+    hard_float: bool,
+    /// The FPU also does double precision (FPv5-D16: Cortex-M7): f64
+    /// add/sub/mul/div/sqrt, comparisons, conversions to/from i32/u32 and
+    /// promote/demote are VFP instructions too.
+    double_float: bool,
     /// Values read by an already-lowered user (lowering goes backwards).
     used: Vec<bool>,
-    /// Value `v`'s register is vreg `v` (the low half for i64, whose high
-    /// half is vreg `values.len() + v`); a lowered instruction aliases its
+    /// Value `v`'s register is vreg `v` (the low half for i64/f64, whose
+    /// high half is vreg `values.len() + v`); a lowered instruction aliases its
     /// result vregs to the registers the rules produced.
     aliases: Vec<Option<Reg>>,
     next_vreg: usize,
@@ -108,8 +148,8 @@ struct Lower<'a> {
 /// Why a function could not be lowered.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LowerError {
-    /// A valid function that uses something the backend cannot lower yet
-    /// (i64/float values, more than four results); otherwise a bug.
+    /// A valid function that uses something the backend cannot lower yet;
+    /// otherwise a bug.
     pub unsupported: bool,
     pub message: String,
 }
@@ -168,19 +208,20 @@ impl<'a> Lower<'a> {
         Reg::virt(v.index())
     }
 
-    /// The vreg of the high half of i64 value `v`.
+    /// The vreg of the high half of i64/f64 value `v`.
     fn value_vreg_hi(&self, v: Value) -> Reg {
         Reg::virt(self.func.values.len() + v.index())
     }
 
-    fn is_i64(&self, v: Value) -> bool {
-        self.func.value_type(v) == Type::I64
+    /// Whether `v` lives in a register pair (i64, f64).
+    fn is_pair(&self, v: Value) -> bool {
+        is_pair_type(self.func.value_type(v))
     }
 
-    /// The registers of `v`: a pair for i64.
+    /// The registers of `v`: a pair for i64 and f64.
     fn use_value_regs(&mut self, v: Value) -> ValueRegs {
         let lo = self.use_value(v);
-        if self.is_i64(v) {
+        if self.is_pair(v) {
             ValueRegs::pair(lo, self.value_vreg_hi(v))
         } else {
             ValueRegs::one(lo)
@@ -280,7 +321,7 @@ impl<'a> Lower<'a> {
     /// locations), or an unsupported-construct error.
     fn arg_words(&mut self, args: &[Value]) -> Vec<Word> {
         let tys: Vec<Type> = args.iter().map(|&a| self.func.value_type(a)).collect();
-        let locs = aapcs_locations(&tys);
+        let locs = abi_locations(&tys, self.hard_float);
         let mut words = Vec::new();
         for (&a, loc) in args.iter().zip(locs) {
             let regs = self.value_words(a);
@@ -295,14 +336,18 @@ impl<'a> Lower<'a> {
     /// register results as fixed operands, the other caller-saved
     /// registers clobbered; result words on the stack (see
     /// [`result_locations`]) are loaded from the outgoing area after the
-    /// call.
+    /// call. AAPCS-VFP words go to their S registers last, right before
+    /// the call (no MInst in between uses S registers), and come back
+    /// right after it.
     fn call_to(&mut self, callee: Callee, args: &[Word], results: &[ArgLoc]) -> Vec<Reg> {
         self.has_calls = true;
         let mut reg_args = Vec::new();
+        let mut vfp_args = Vec::new();
         let mut stack_bytes = 0;
         for &(r, loc) in args {
             match loc {
                 ArgLoc::Reg(n) => reg_args.push((r, n)),
+                ArgLoc::Vfp(s) => vfp_args.push(MInst::VmovToS { s, rm: r }),
                 ArgLoc::Stack(offset) => {
                     let r = if let Reg::Phys(_) = r {
                         let d = self.fresh();
@@ -332,8 +377,12 @@ impl<'a> Lower<'a> {
             out_regs.push(r);
             match loc {
                 ArgLoc::Reg(n) => defs.push((r, n)),
+                ArgLoc::Vfp(s) => loads.insert(0, MInst::VmovFromS { rd: r, s }),
                 ArgLoc::Stack(offset) => loads.push(MInst::LoadOutArg { rd: r, offset }),
             }
+        }
+        for v in vfp_args {
+            self.emit(v);
         }
         let mut clobbers = PRegSet::empty();
         for n in [0u8, 1, 2, 3, 12] {
@@ -377,6 +426,9 @@ impl<'a> Lower<'a> {
 pub enum ArgLoc {
     /// Core register r0-r3.
     Reg(u8),
+    /// Single-precision register s0-s15 (AAPCS-VFP; an f64 in d<n> is the
+    /// words s<2n> (low) and s<2n+1> (high)).
+    Vfp(u8),
     /// Byte offset in the stack argument area (from SP at the call).
     Stack(u32),
 }
@@ -393,66 +445,150 @@ fn aapcs_word(n: usize) -> ArgLoc {
     }
 }
 
+/// Whether values of type `ty` live in a register pair.
+pub fn is_pair_type(ty: Type) -> bool {
+    matches!(ty, Type::I64 | Type::F64)
+}
+
+/// The argument locations of the target's procedure call standard:
+/// [`aapcs_vfp_locations`] on hard-float targets, else
+/// [`aapcs_locations`].
+pub fn abi_locations(tys: &[Type], hard_float: bool) -> Vec<Vec<ArgLoc>> {
+    if hard_float {
+        aapcs_vfp_locations(tys)
+    } else {
+        aapcs_locations(tys)
+    }
+}
+
+/// The base AAPCS allocation state: next core register (NCRN) and next
+/// stacked argument address (NSAA).
+#[derive(Default)]
+struct CoreArgs {
+    ncrn: u8,
+    nsaa: u32,
+}
+
+impl CoreArgs {
+    /// A 4-byte stack slot.
+    fn stack_word(&mut self) -> Vec<ArgLoc> {
+        self.nsaa += 4;
+        vec![ArgLoc::Stack(self.nsaa - 4)]
+    }
+    /// An 8-byte aligned 8-byte stack slot.
+    fn stack_pair(&mut self) -> Vec<ArgLoc> {
+        let at = self.nsaa.next_multiple_of(8);
+        self.nsaa = at + 8;
+        vec![ArgLoc::Stack(at), ArgLoc::Stack(at + 4)]
+    }
+    /// A 32-bit value: the next core register, else the stack.
+    fn word(&mut self) -> Vec<ArgLoc> {
+        if self.ncrn < 4 {
+            self.ncrn += 1;
+            vec![ArgLoc::Reg(self.ncrn - 1)]
+        } else {
+            self.stack_word()
+        }
+    }
+    /// A 64-bit value: an even/odd register pair, else (never split) the
+    /// stack, after which no argument uses a core register.
+    fn pair(&mut self) -> Vec<ArgLoc> {
+        self.ncrn += self.ncrn % 2;
+        if self.ncrn + 2 <= 4 {
+            self.ncrn += 2;
+            vec![ArgLoc::Reg(self.ncrn - 2), ArgLoc::Reg(self.ncrn - 1)]
+        } else {
+            self.ncrn = 4;
+            self.stack_pair()
+        }
+    }
+}
+
 /// AAPCS (base standard, §6.5) locations of the words of each value:
-/// 32-bit values take the next core register or the next stack word; i64
-/// takes an even/odd register pair (skipping an odd register) or, once the
-/// registers are exhausted, an 8-byte aligned stack slot, and is never
-/// split between registers and stack; after the first stack argument no
-/// later one uses a register.
+/// 32-bit values (i32, f32) take the next core register or the next stack
+/// word; 64-bit values (i64, f64) take an even/odd register pair (skipping
+/// an odd register) or, once the registers are exhausted, an 8-byte
+/// aligned stack slot, and are never split between registers and stack;
+/// after the first stack argument no later one uses a register.
 pub fn aapcs_locations(tys: &[Type]) -> Vec<Vec<ArgLoc>> {
-    let mut ncrn = 0u8;
-    let mut nsaa = 0u32;
+    let mut core = CoreArgs::default();
+    tys.iter()
+        .map(|&ty| if is_pair_type(ty) { core.pair() } else { core.word() })
+        .collect()
+}
+
+/// AAPCS-VFP (procedure call standard §6.1.2, §6.5 with the VFP
+/// co-processor rules) locations: f32 takes the lowest free single
+/// register of s0-s15 and f64 the lowest free double register of d0-d7
+/// (its words s2n, s2n+1), so an f32 can back-fill a single register an
+/// f64 skipped; once a float goes to the stack, no later float uses a
+/// VFP register. Integers follow [`aapcs_locations`]; both share the
+/// stack area in argument order (f64 8-byte aligned).
+pub fn aapcs_vfp_locations(tys: &[Type]) -> Vec<Vec<ArgLoc>> {
+    let mut core = CoreArgs::default();
+    let mut free = [true; 16];
+    let mut vfp_exhausted = false;
     let mut out = Vec::with_capacity(tys.len());
     for &ty in tys {
-        if ty == Type::I64 {
-            ncrn += ncrn % 2;
-            if ncrn + 2 <= 4 {
-                out.push(vec![ArgLoc::Reg(ncrn), ArgLoc::Reg(ncrn + 1)]);
-                ncrn += 2;
-            } else {
-                ncrn = 4;
-                nsaa = nsaa.next_multiple_of(8);
-                out.push(vec![ArgLoc::Stack(nsaa), ArgLoc::Stack(nsaa + 4)]);
-                nsaa += 8;
+        let words = match ty {
+            Type::F32 | Type::F64 => {
+                // Singles: any free register; doubles: an aligned free pair.
+                let (step, width) = if ty == Type::F64 { (2, 2) } else { (1, 1) };
+                let slot = (!vfp_exhausted)
+                    .then(|| (0..16).step_by(step).find(|&s| free[s..s + width].iter().all(|&f| f)))
+                    .flatten();
+                match slot {
+                    Some(s) => {
+                        free[s..s + width].iter_mut().for_each(|f| *f = false);
+                        (s..s + width).map(|r| ArgLoc::Vfp(r as u8)).collect()
+                    }
+                    None => {
+                        vfp_exhausted = true;
+                        if ty == Type::F64 {
+                            core.stack_pair()
+                        } else {
+                            core.stack_word()
+                        }
+                    }
+                }
             }
-        } else if ncrn < 4 {
-            out.push(vec![ArgLoc::Reg(ncrn)]);
-            ncrn += 1;
-        } else {
-            out.push(vec![ArgLoc::Stack(nsaa)]);
-            nsaa += 4;
-        }
+            Type::I64 => core.pair(),
+            _ => core.word(),
+        };
+        out.push(words);
     }
     out
 }
 
 /// Where results go: bulkhead assigns results like arguments (AAPCS
-/// rules), so one i32 is in r0 and one i64 in r0:r1 as the AAPCS requires;
+/// rules, [`abi_locations`]), so one i32 is in r0 and one i64 in r0:r1 as
+/// the AAPCS requires (and with the AAPCS-VFP one f32 in s0, one f64 in
+/// d0);
 /// several results (wasm multi-value, bulkhead's own convention) take
 /// r0-r3 in order (i64 in even pairs) and then stack words in a *result
 /// area* the caller reserves in its outgoing-argument area right after the
 /// stack arguments (at the 8-aligned end of the argument words). The
 /// callee stores them there before returning; the offsets are from SP at
 /// the call, i.e. from the callee's incoming-argument base.
-pub fn result_locations(params: &[Type], results: &[Type]) -> Vec<Vec<ArgLoc>> {
-    let args_end = aapcs_locations(params)
+pub fn result_locations(params: &[Type], results: &[Type], hard_float: bool) -> Vec<Vec<ArgLoc>> {
+    let args_end = abi_locations(params, hard_float)
         .iter()
         .flatten()
         .filter_map(|l| match l {
             ArgLoc::Stack(o) => Some(o + 4),
-            ArgLoc::Reg(_) => None,
+            ArgLoc::Reg(_) | ArgLoc::Vfp(_) => None,
         })
         .max()
         .unwrap_or(0)
         .next_multiple_of(8);
-    aapcs_locations(results)
+    abi_locations(results, hard_float)
         .into_iter()
         .map(|words| {
             words
                 .into_iter()
                 .map(|l| match l {
-                    ArgLoc::Reg(n) => ArgLoc::Reg(n),
                     ArgLoc::Stack(o) => ArgLoc::Stack(args_end + o),
+                    other => other,
                 })
                 .collect()
         })
@@ -470,7 +606,7 @@ enum Callee {
 impl<'a> generated::Context for Lower<'a> {
     // ---- IR extractors ----
     fn inst_kind(&mut self, i: Inst) -> Option<InstKind> {
-        Some(inst_kind(self.func, i))
+        Some(inst_kind(self.func, i, self.hard_float, self.double_float))
     }
     fn def_inst(&mut self, v: Value) -> Option<Inst> {
         Lower::def_inst(self, v)
@@ -618,6 +754,12 @@ impl<'a> generated::Context for Lower<'a> {
     fn cmp_set_flags(&mut self, fl: &Flags) -> Reg {
         match *fl {
             Flags::Cmp { cond, rn, rhs } => self.cmp_set(&cond, rn, &rhs),
+            Flags::Fcmp { .. } | Flags::Fcmp64 { .. } => {
+                let Some((cond, c)) = fl.fcmp() else { unreachable!() };
+                let rd = self.fresh();
+                self.emit(MInst::FCmpSet { cond, rd, c });
+                rd
+            }
             Flags::Cmp64 { cond, a, b } => {
                 let c = self.cmp64_operands(a, b);
                 let rd = self.fresh();
@@ -629,6 +771,18 @@ impl<'a> generated::Context for Lower<'a> {
     fn cmp_select_flags(&mut self, fl: &Flags, rt: Reg, rf: Reg) -> Reg {
         match *fl {
             Flags::Cmp { cond, rn, rhs } => self.cmp_select(&cond, rn, &rhs, rt, rf),
+            Flags::Fcmp { .. } | Flags::Fcmp64 { .. } => {
+                let Some((cond, c)) = fl.fcmp() else { unreachable!() };
+                let rd = self.fresh();
+                self.emit(MInst::FCmpSelect {
+                    cond,
+                    rd,
+                    c,
+                    rt,
+                    rf,
+                });
+                rd
+            }
             Flags::Cmp64 { cond, a, b } => {
                 let c = self.cmp64_operands(a, b);
                 let (rd, tmp) = (self.fresh(), self.fresh());
@@ -647,6 +801,11 @@ impl<'a> generated::Context for Lower<'a> {
     fn trap_if_flags(&mut self, fl: &Flags, code: &TrapCode) -> Unit {
         match *fl {
             Flags::Cmp { cond, rn, rhs } => self.trap_if_cmp(&cond, rn, &rhs, code),
+            Flags::Fcmp { .. } | Flags::Fcmp64 { .. } => {
+                // No fused form: the 0/1 result, then a trap on non-zero.
+                let r = self.cmp_set_flags(fl);
+                self.trap_if_cmp(&Cond::Ne, r, &Rhs::Imm { imm: 0 }, code)
+            }
             Flags::Cmp64 { cond, a, b } => {
                 let c = self.cmp64_operands(a, b);
                 let tmp = self.fresh();
@@ -928,6 +1087,153 @@ impl<'a> generated::Context for Lower<'a> {
         self.lower_any_call(i, Callee::Direct(RelocTarget::Function(func.0)), &args);
         None
     }
+    fn vfp_arith(&mut self, op: &VfpOp, rn: Reg, rm: Reg) -> Reg {
+        let rd = self.fresh();
+        self.emit(MInst::VfpArith { op: *op, rd, rn, rm });
+        rd
+    }
+    fn vfp_arith64(&mut self, op: &VfpOp, n: ValueRegs, m: ValueRegs) -> ValueRegs {
+        let (dlo, dhi) = (self.fresh(), self.fresh());
+        let (nhi, mhi) = (self.regs_hi(n), self.regs_hi(m));
+        self.emit(MInst::VfpArith64 {
+            op: *op,
+            dlo,
+            dhi,
+            nlo: n.lo,
+            nhi,
+            mlo: m.lo,
+            mhi,
+        });
+        ValueRegs::pair(dlo, dhi)
+    }
+    fn vfp_sqrt64(&mut self, m: ValueRegs) -> ValueRegs {
+        let (dlo, dhi) = (self.fresh(), self.fresh());
+        let mhi = self.regs_hi(m);
+        self.emit(MInst::VfpSqrt64 {
+            dlo,
+            dhi,
+            mlo: m.lo,
+            mhi,
+        });
+        ValueRegs::pair(dlo, dhi)
+    }
+    /// A VCVT with an f64 side; operand and result widths follow `op`.
+    fn lower_vfp_cvt(&mut self, op: &VcvtOp, x: Value) -> InstOutput {
+        let src = self.use_value_regs(x);
+        let rd = self.fresh();
+        let rd_hi = matches!(op, VcvtOp::S32ToF64 | VcvtOp::U32ToF64 | VcvtOp::F32ToF64).then(|| self.fresh());
+        self.emit(MInst::VfpCvt {
+            op: *op,
+            rd,
+            rd_hi,
+            rm: src.lo,
+            rm_hi: src.hi,
+        });
+        Some(match rd_hi {
+            Some(hi) => ValueRegs::pair(rd, hi),
+            None => ValueRegs::one(rd),
+        })
+    }
+    fn vfp_unary(&mut self, op: &VfpUnaryOp, rm: Reg) -> Reg {
+        let rd = self.fresh();
+        self.emit(MInst::VfpUnary { op: *op, rd, rm });
+        rd
+    }
+    /// A float operation done by a soft-float runtime routine (see
+    /// `bulkhead_softfloat`): floats travel as their bits in core
+    /// registers, so the call is an ordinary AAPCS call with i32/i64
+    /// words. Comparisons call `fNN_eq/lt/le`: `ne` is `eq ^ 1`, `gt`/`ge`
+    /// swap the operands of `lt`/`le`.
+    fn lower_softfloat(&mut self, i: Inst) -> InstOutput {
+        let func = self.func;
+        let prefix = |ty: Type| if ty == Type::F64 { "f64" } else { "f32" };
+        let (name, args, negate) = match *func.inst(i) {
+            InstData::FBinary { op, args } => {
+                let op = match op {
+                    FloatBinaryOp::Add => "add",
+                    FloatBinaryOp::Sub => "sub",
+                    FloatBinaryOp::Mul => "mul",
+                    FloatBinaryOp::Div => "div",
+                    FloatBinaryOp::Min => "min",
+                    FloatBinaryOp::Max => "max",
+                    FloatBinaryOp::Copysign => {
+                        self.fail("internal error: copysign has no soft-float routine".into());
+                        return None;
+                    }
+                };
+                (format!("{}_{op}", prefix(func.value_type(args[0]))), vec![args[0], args[1]], false)
+            }
+            InstData::FUnary { op, arg } => {
+                let op = match op {
+                    FloatUnaryOp::Sqrt => "sqrt",
+                    FloatUnaryOp::Ceil => "ceil",
+                    FloatUnaryOp::Floor => "floor",
+                    FloatUnaryOp::Trunc => "trunc",
+                    FloatUnaryOp::Nearest => "nearest",
+                    FloatUnaryOp::Abs | FloatUnaryOp::Neg => {
+                        self.fail("internal error: abs/neg have no soft-float routine".into());
+                        return None;
+                    }
+                };
+                (format!("{}_{op}", prefix(func.value_type(arg))), vec![arg], false)
+            }
+            InstData::Fcmp { cc, args: [x, y] } => {
+                let p = prefix(func.value_type(x));
+                match cc {
+                    FloatCC::Eq => (format!("{p}_eq"), vec![x, y], false),
+                    FloatCC::Ne => (format!("{p}_eq"), vec![x, y], true),
+                    FloatCC::Lt => (format!("{p}_lt"), vec![x, y], false),
+                    FloatCC::Le => (format!("{p}_le"), vec![x, y], false),
+                    FloatCC::Gt => (format!("{p}_lt"), vec![y, x], false),
+                    FloatCC::Ge => (format!("{p}_le"), vec![y, x], false),
+                }
+            }
+            InstData::Convert { op, to, arg } => {
+                let from = func.value_type(arg);
+                let int = |ty: Type| if ty == Type::I64 { "64" } else { "32" };
+                let name = match op {
+                    ConvertOp::FPromote => "f64_promote_f32".to_string(),
+                    ConvertOp::FDemote => "f32_demote_f64".to_string(),
+                    ConvertOp::SIntToFloat => format!("{}_from_i{}", prefix(to), int(from)),
+                    ConvertOp::UIntToFloat => format!("{}_from_u{}", prefix(to), int(from)),
+                    ConvertOp::FloatToSIntSat => format!("{}_to_i{}_sat", prefix(from), int(to)),
+                    ConvertOp::FloatToUIntSat => format!("{}_to_u{}_sat", prefix(from), int(to)),
+                    other => {
+                        self.fail(format!("internal error: {other} has no soft-float routine"));
+                        return None;
+                    }
+                };
+                (name, vec![arg], false)
+            }
+            _ => {
+                self.fail("internal error: not a soft-float operation".into());
+                return None;
+            }
+        };
+        let Some(routine) = crate::runtime::softfloat_routine_name(&name) else {
+            self.fail(format!("internal error: no soft-float routine `{name}`"));
+            return None;
+        };
+        let mut words = Vec::new();
+        for a in args {
+            let r = self.use_value_regs(a);
+            words.push(r.lo);
+            words.extend(r.hi);
+        }
+        let Some(&result) = func.inst_results(i).first() else {
+            self.fail("internal error: soft-float operation without a result".into());
+            return None;
+        };
+        let pair = self.is_pair(result);
+        let out = self.call(RelocTarget::Runtime(routine), &words, if pair { 2 } else { 1 });
+        if pair {
+            Some(ValueRegs::pair(out[0], out[1]))
+        } else if negate {
+            Some(ValueRegs::one(self.alu_rri(&DpOp::Eor, out[0], 1)))
+        } else {
+            Some(ValueRegs::one(out[0]))
+        }
+    }
     fn call_memset(&mut self, dst: Reg, val: Reg, len: Reg) -> Unit {
         self.call(RelocTarget::Runtime("memset"), &[dst, val, len], 0);
     }
@@ -959,7 +1265,7 @@ impl Lower<'_> {
         let results = self.func.inst_results(i).to_vec();
         let tys: Vec<Type> = results.iter().map(|&r| self.func.value_type(r)).collect();
         let arg_tys: Vec<Type> = args.iter().map(|&a| self.func.value_type(a)).collect();
-        let rets = result_locations(&arg_tys, &tys);
+        let rets = result_locations(&arg_tys, &tys, self.hard_float);
         let words = self.arg_words(args);
         let flat: Vec<ArgLoc> = rets.iter().flatten().copied().collect();
         let outs = self.call_to(callee, &words, &flat);
@@ -1149,15 +1455,224 @@ pub enum InstKind {
     Wrap {
         arg: Value,
     },
+    /// Floats (f32 in one register, f64 in a pair; constants, loads,
+    /// stores, selects, globals are the integer kinds). `wide`: f64.
+    /// Sign-bit operations, which keep NaN payloads.
+    FAbs {
+        wide: bool,
+        x: Value,
+    },
+    FNeg {
+        wide: bool,
+        x: Value,
+    },
+    FCopysign {
+        wide: bool,
+        x: Value,
+        y: Value,
+    },
+    /// Reinterpretation between an integer and a float of one width: the
+    /// same registers.
+    Bitcast {
+        wide: bool,
+        x: Value,
+    },
+    /// f32 arithmetic on the FPU (hard-float targets).
+    VfpBinary {
+        op: VfpOp,
+        x: Value,
+        y: Value,
+    },
+    /// f32 sqrt and f32 <-> 32-bit integer conversions on the FPU.
+    VfpUnary {
+        op: VfpUnaryOp,
+        x: Value,
+    },
+    /// f32 comparison on the FPU; `cond` is the APSR condition after
+    /// `vcmp` + `vmrs` that is exactly the IEEE predicate.
+    VfpCmp {
+        cond: Cond,
+        x: Value,
+        y: Value,
+    },
+    /// f64 on a double-precision FPU (Cortex-M7).
+    VfpBinary64 {
+        op: VfpOp,
+        x: Value,
+        y: Value,
+    },
+    VfpSqrt64 {
+        x: Value,
+    },
+    VfpCmp64 {
+        cond: Cond,
+        x: Value,
+        y: Value,
+    },
+    VfpCvt {
+        op: VcvtOp,
+        x: Value,
+    },
+    /// A call of a soft-float runtime routine.
+    SoftFloat,
     Terminator,
     /// Not lowered yet (no rule matches).
     Unsupported,
 }
 
-/// The ISLE view of an i64 instruction (one whose first operand or
-/// result is an i64), `None` for anything else.
+/// The APSR condition that, after `vcmp.f32 a, b; vmrs APSR_nzcv, fpscr`,
+/// holds exactly when `a <cc> b` (ARMv7-M ARM A7.7.229 VCMP: equal sets
+/// Z and C, less N, greater C, unordered C and V): each is false when
+/// unordered, except `ne`, which is true then as wasm requires.
+pub fn float_cond(cc: FloatCC) -> Cond {
+    match cc {
+        FloatCC::Eq => Cond::Eq,
+        FloatCC::Ne => Cond::Ne,
+        FloatCC::Lt => Cond::Mi,
+        FloatCC::Le => Cond::Ls,
+        FloatCC::Gt => Cond::Gt,
+        FloatCC::Ge => Cond::Ge,
+    }
+}
+
+/// The ISLE view of a float instruction, `None` for anything else. With
+/// `vfp` (a single-precision FPU), f32 add/sub/mul/div/sqrt, comparisons
+/// and conversions between f32 and i32/u32 are VFP instructions; every
+/// other float operation calls a soft-float routine.
+fn float_inst_kind(func: &Function, i: Inst, vfp: bool, dp: bool) -> Option<InstKind> {
+    let ty = |v: Value| func.value_type(v);
+    let vfp_op = |op: FloatBinaryOp| match op {
+        FloatBinaryOp::Add => VfpOp::Add,
+        FloatBinaryOp::Sub => VfpOp::Sub,
+        FloatBinaryOp::Mul => VfpOp::Mul,
+        _ => VfpOp::Div,
+    };
+    let arith = |op: FloatBinaryOp| {
+        matches!(op, FloatBinaryOp::Add | FloatBinaryOp::Sub | FloatBinaryOp::Mul | FloatBinaryOp::Div)
+    };
+    Some(match *func.inst(i) {
+        // Double precision on FPv5-D16.
+        InstData::FUnary {
+            op: FloatUnaryOp::Sqrt,
+            arg,
+        } if dp && ty(arg) == Type::F64 => InstKind::VfpSqrt64 { x: arg },
+        InstData::FBinary { op, args: [x, y] } if dp && arith(op) && ty(x) == Type::F64 => {
+            InstKind::VfpBinary64 { op: vfp_op(op), x, y }
+        }
+        InstData::Fcmp { cc, args: [x, y] } if dp && ty(x) == Type::F64 => InstKind::VfpCmp64 {
+            cond: float_cond(cc),
+            x,
+            y,
+        },
+        InstData::Convert { op, to, arg } if dp => {
+            let cvt = match (op, ty(arg), to) {
+                (ConvertOp::FloatToSIntSat, Type::F64, Type::I32) => Some(VcvtOp::F64ToS32),
+                (ConvertOp::FloatToUIntSat, Type::F64, Type::I32) => Some(VcvtOp::F64ToU32),
+                (ConvertOp::SIntToFloat, Type::I32, Type::F64) => Some(VcvtOp::S32ToF64),
+                (ConvertOp::UIntToFloat, Type::I32, Type::F64) => Some(VcvtOp::U32ToF64),
+                (ConvertOp::FPromote, _, _) => Some(VcvtOp::F32ToF64),
+                (ConvertOp::FDemote, _, _) => Some(VcvtOp::F64ToF32),
+                _ => None,
+            };
+            match cvt {
+                Some(op) => InstKind::VfpCvt { op, x: arg },
+                None => return float_inst_kind(func, i, vfp, false),
+            }
+        }
+        InstData::Fconst { ty: Type::F64, bits } => InstKind::Iconst64 {
+            lo: bits as u32,
+            hi: (bits >> 32) as u32,
+        },
+        InstData::Fconst { bits, .. } => InstKind::Iconst { imm: bits as u32 },
+        InstData::FUnary {
+            op: FloatUnaryOp::Abs,
+            arg,
+        } => InstKind::FAbs {
+            wide: ty(arg) == Type::F64,
+            x: arg,
+        },
+        InstData::FUnary {
+            op: FloatUnaryOp::Neg,
+            arg,
+        } => InstKind::FNeg {
+            wide: ty(arg) == Type::F64,
+            x: arg,
+        },
+        InstData::FUnary {
+            op: FloatUnaryOp::Sqrt,
+            arg,
+        } if vfp && ty(arg) == Type::F32 => InstKind::VfpUnary {
+            op: VfpUnaryOp::Sqrt,
+            x: arg,
+        },
+        InstData::FBinary {
+            op: FloatBinaryOp::Copysign,
+            args: [x, y],
+        } => InstKind::FCopysign {
+            wide: ty(x) == Type::F64,
+            x,
+            y,
+        },
+        InstData::FBinary {
+            op: op @ (FloatBinaryOp::Add | FloatBinaryOp::Sub | FloatBinaryOp::Mul | FloatBinaryOp::Div),
+            args: [x, y],
+        } if vfp && ty(x) == Type::F32 => InstKind::VfpBinary {
+            op: match op {
+                FloatBinaryOp::Add => VfpOp::Add,
+                FloatBinaryOp::Sub => VfpOp::Sub,
+                FloatBinaryOp::Mul => VfpOp::Mul,
+                _ => VfpOp::Div,
+            },
+            x,
+            y,
+        },
+        InstData::Fcmp { cc, args: [x, y] } if vfp && ty(x) == Type::F32 => InstKind::VfpCmp {
+            cond: float_cond(cc),
+            x,
+            y,
+        },
+        InstData::Convert {
+            op: ConvertOp::Bitcast,
+            to,
+            arg,
+        } => InstKind::Bitcast {
+            wide: is_pair_type(to),
+            x: arg,
+        },
+        InstData::Convert { op, to, arg }
+            if vfp && matches!((ty(arg), to), (Type::I32, Type::F32) | (Type::F32, Type::I32)) =>
+        {
+            let op = match op {
+                ConvertOp::SIntToFloat => VfpUnaryOp::FromS32,
+                ConvertOp::UIntToFloat => VfpUnaryOp::FromU32,
+                ConvertOp::FloatToSIntSat => VfpUnaryOp::ToS32,
+                ConvertOp::FloatToUIntSat => VfpUnaryOp::ToU32,
+                // Bitcast (the only other i32 <-> f32 conversion).
+                _ => return float_inst_kind(func, i, false, false),
+            };
+            InstKind::VfpUnary { op, x: arg }
+        }
+        InstData::Convert {
+            op:
+                ConvertOp::FDemote
+                | ConvertOp::FPromote
+                | ConvertOp::SIntToFloat
+                | ConvertOp::UIntToFloat
+                | ConvertOp::FloatToSIntSat
+                | ConvertOp::FloatToUIntSat,
+            ..
+        }
+        | InstData::FUnary { .. }
+        | InstData::FBinary { .. }
+        | InstData::Fcmp { .. } => InstKind::SoftFloat,
+        _ => return None,
+    })
+}
+
+/// The ISLE view of an instruction on register pairs (one whose first
+/// operand or result is an i64 or f64), `None` for anything else.
 fn inst_kind64(func: &Function, i: Inst) -> Option<InstKind> {
-    let is64 = |v: Value| func.value_type(v) == Type::I64;
+    let is64 = |v: Value| is_pair_type(func.value_type(v));
     let result64 = func.inst_results(i).first().is_some_and(|&r| is64(r));
     Some(match func.inst(i) {
         InstData::Iconst { ty: Type::I64, imm } => InstKind::Iconst64 {
@@ -1186,14 +1701,14 @@ fn inst_kind64(func: &Function, i: Inst) -> Option<InstKind> {
         },
         InstData::Load {
             kind, addr, offset, ..
-        } if kind.ty() == Type::I64 => InstKind::Load64 {
+        } if is_pair_type(kind.ty()) => InstKind::Load64 {
             kind: *kind,
             addr: *addr,
             offset: *offset,
         },
         InstData::Store {
             kind, args, offset, ..
-        } if kind.ty() == Type::I64 => InstKind::Store64 {
+        } if is_pair_type(kind.ty()) => InstKind::Store64 {
             kind: *kind,
             addr: args[0],
             value: args[1],
@@ -1221,7 +1736,10 @@ fn inst_kind64(func: &Function, i: Inst) -> Option<InstKind> {
     })
 }
 
-fn inst_kind(func: &Function, i: Inst) -> InstKind {
+fn inst_kind(func: &Function, i: Inst, vfp: bool, dp: bool) -> InstKind {
+    if let Some(k) = float_inst_kind(func, i, vfp, dp) {
+        return k;
+    }
     if let Some(k) = inst_kind64(func, i) {
         return k;
     }
@@ -1262,20 +1780,22 @@ fn inst_kind(func: &Function, i: Inst) -> InstKind {
         // error) instead of an exhaustiveness panic in a helper term.
         InstData::Load {
             kind, addr, offset, ..
-        } if kind.ty() == Type::I32 => InstKind::Load {
+        } if matches!(kind.ty(), Type::I32 | Type::F32) => InstKind::Load {
             kind: *kind,
             addr: *addr,
             offset: *offset,
         },
         InstData::Store {
             kind, args, offset, ..
-        } if kind.ty() == Type::I32 => InstKind::Store {
+        } if matches!(kind.ty(), Type::I32 | Type::F32) => InstKind::Store {
             kind: *kind,
             addr: args[0],
             value: args[1],
             offset: *offset,
         },
         InstData::Load { .. } | InstData::Store { .. } => InstKind::Unsupported,
+        // Every float instruction has a kind above; integer conversions
+        // are in inst_kind64.
         InstData::Convert { .. }
         | InstData::Fconst { .. }
         | InstData::FUnary { .. }
@@ -1340,12 +1860,12 @@ fn inst_kind(func: &Function, i: Inst) -> InstKind {
     }
 }
 
-/// i32, i64 and addresses are lowered; floats are not yet.
+/// The value types the backend lowers (all of them, today).
 fn lowered_type(ty: Type) -> bool {
-    matches!(ty, Type::I32 | Type::I64 | Type::Addr(_))
+    matches!(ty, Type::I32 | Type::I64 | Type::F32 | Type::F64 | Type::Addr(_))
 }
 
-/// Reports values of types the backend does not lower yet (floats).
+/// Reports values of types the backend does not lower.
 fn check_types(func: &Function, inst: Inst) -> Result<(), LowerError> {
     let data = func.inst(inst);
     let mut bad = None;
@@ -1388,7 +1908,13 @@ pub fn lower_function(
     func: &Function,
     module: &ModuleInfo,
     pinned: Option<u32>,
+    isa: &TargetIsa,
 ) -> Result<Lowered, LowerError> {
+    let hard_float = isa.hard_float;
+    // Like LLVM's and GCC's `-mcpu=cortex-m7`, bulkhead's Cortex-M7 has
+    // the double-precision FPv5-D16 (an M7 with only single precision is
+    // targeted as cortex-m4f, whose FPv4-SP instructions it has).
+    let double_float = hard_float && isa.cpu == Cpu::CortexM7;
     if func.layout.is_empty() {
         return Err("function has no blocks".to_string().into());
     }
@@ -1406,17 +1932,9 @@ pub fn lower_function(
     let sig_params = func.block_params(entry);
     for &p in sig_params {
         let ty = func.value_type(p);
-        if !matches!(ty, Type::I32 | Type::I64) {
-            return Err(LowerError::unsupported(format!(
-                "the Thumb-2 backend cannot lower {ty} parameters yet"
-            )));
+        if !matches!(ty, Type::I32 | Type::I64 | Type::F32 | Type::F64) {
+            return Err(format!("parameter of type {ty}: not a wasm value type").into());
         }
-    }
-    if let Some(ty) = func.sig.results.iter().find(|t| !matches!(t, Type::I32 | Type::I64)) {
-        return Err(LowerError::unsupported(format!(
-            "the Thumb-2 backend cannot return {ty} results yet (signature returns {:?})",
-            func.sig.results
-        )));
     }
 
     // Predecessor edge counts among reachable blocks.
@@ -1504,6 +2022,8 @@ pub fn lower_function(
         func,
         module,
         pinned,
+        hard_float,
+        double_float,
         used: vec![false; func.values.len()],
         aliases: vec![None; 2 * func.values.len()],
         next_vreg: 2 * func.values.len(),
@@ -1548,7 +2068,7 @@ pub fn lower_function(
                         let Some(&v) = results.first() else {
                             return Err(err_at(func, inst, "internal error: output for an instruction without results".to_string()).into());
                         };
-                        if cx.is_i64(v) != r.hi.is_some() {
+                        if cx.is_pair(v) != r.hi.is_some() {
                             return Err(err_at(func, inst, "internal error: lowering produced the wrong number of registers".to_string()).into());
                         }
                         cx.alias_value(v, r);
@@ -1565,7 +2085,7 @@ pub fn lower_function(
             .iter()
             .flat_map(|&p| {
                 let lo = VReg::new(p.index(), regalloc2::RegClass::Int);
-                let hi = (func.value_type(p) == Type::I64)
+                let hi = is_pair_type(func.value_type(p))
                     .then(|| VReg::new(func.values.len() + p.index(), regalloc2::RegClass::Int));
                 core::iter::once(lo).chain(hi)
             })
@@ -1573,16 +2093,20 @@ pub fn lower_function(
         blk.insts = chunks.into_iter().rev().flatten().collect();
     }
 
-    // Synthetic entry: parameters from r0-r3 and the caller's stack.
+    // Synthetic entry: parameters from r0-r3, s0-s15 (AAPCS-VFP) and the
+    // caller's stack. The S registers are read first, before anything
+    // could use them as scratch.
     {
         let mut insts = Vec::new();
+        let mut vfp = Vec::new();
         let mut reg_args = Vec::new();
         let mut args = Vec::new();
         let tys: Vec<Type> = sig_params.iter().map(|&p| func.value_type(p)).collect();
-        for loc in aapcs_locations(&tys).into_iter().flatten() {
+        for loc in abi_locations(&tys, hard_float).into_iter().flatten() {
             let r = cx.fresh();
             match loc {
                 ArgLoc::Reg(n) => reg_args.push((r, n)),
+                ArgLoc::Vfp(s) => vfp.push(MInst::VmovFromS { rd: r, s }),
                 ArgLoc::Stack(offset) => insts.push(MInst::LoadArg {
                     rd: r,
                     slot: offset / 4,
@@ -1590,6 +2114,7 @@ pub fn lower_function(
             }
             args.push(r.as_virt().unwrap());
         }
+        insts.splice(0..0, vfp);
         insts.insert(0, MInst::Args { args: reg_args });
         let target = vblock_of[entry.index()];
         insts.push(MInst::Jump { target });
@@ -1706,6 +2231,15 @@ fn lower_terminator(
                         not_taken: targets[1],
                     })
                 }
+                Flags::Fcmp { .. } | Flags::Fcmp64 { .. } => {
+                    let Some((cond, c)) = flags.fcmp() else { unreachable!() };
+                    cx.emit(MInst::FCondBr {
+                        cond,
+                        c,
+                        taken: targets[0],
+                        not_taken: targets[1],
+                    })
+                }
             }
         }
         InstData::BrTable {
@@ -1737,13 +2271,16 @@ fn lower_terminator(
         }
         InstData::Return { args } => {
             let tys: Vec<Type> = args.iter().map(|&a| func.value_type(a)).collect();
-            let locs = result_locations(&func.sig.params, &tys);
+            let locs = result_locations(&func.sig.params, &tys, cx.hard_float);
             let mut words = Vec::new();
+            let mut vfp = Vec::new();
             for (&a, loc) in args.iter().zip(locs) {
                 let regs = cx.value_words(a);
                 for (r, l) in regs.into_iter().zip(loc) {
                     match l {
                         ArgLoc::Reg(n) => words.push((r, n)),
+                        // Last before the return (see `call_to`).
+                        ArgLoc::Vfp(s) => vfp.push(MInst::VmovToS { s, rm: r }),
                         // One store each: a Ret using them all at once could
                         // need more registers than there are.
                         ArgLoc::Stack(offset) => cx.emit(MInst::StoreResult {
@@ -1754,6 +2291,9 @@ fn lower_terminator(
                 }
             }
             let rets = cx.fixed_uses(&words);
+            for v in vfp {
+                cx.emit(v);
+            }
             cx.emit(MInst::Ret { rets });
         }
         InstData::Trap { code } => cx.emit(MInst::Trap { code }),
@@ -1784,7 +2324,7 @@ fn block_index(cx: &Lower<'_>, b: Block) -> BlockIndex {
 /// comparison that defines `arg` (ISLE's `select_flags`, shared with
 /// `select`).
 fn branch_condition(cx: &mut Lower<'_>, arg: Value) -> Flags {
-    if cx.is_i64(arg) {
+    if cx.is_pair(arg) {
         // Not produced from wasm (conditions are i32), but valid IR.
         let r = cx.use_value_regs(arg);
         let hi = cx.regs_hi_or_lo(r);

@@ -6,7 +6,7 @@
 //!
 //! [`Asm`]: crate::isa::asm::Asm
 
-use crate::isa::asm::{Cond, DpOp, MemSize, ShiftKind};
+use crate::isa::asm::{Cond, DpOp, MemSize, ShiftKind, VcvtOp, VfpOp, VfpUnaryOp};
 use crate::output::RelocTarget;
 use bulkhead_ir::TrapCode;
 use regalloc2::{Operand, PReg, PRegSet, RegClass, VReg};
@@ -84,6 +84,29 @@ impl Cmp64 {
         f(&mut self.ahi, Role::Use);
         f(&mut self.blo, Role::Use);
         f(&mut self.bhi, Role::Use);
+    }
+}
+
+/// The operands of a VFP comparison `a - b`: f32 bits (`ahi`/`bhi`
+/// `None`) or f64 register pairs (double-precision FPU only).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct FCmpOps {
+    pub a: Reg,
+    pub ahi: Option<Reg>,
+    pub b: Reg,
+    pub bhi: Option<Reg>,
+}
+
+impl FCmpOps {
+    fn visit(&mut self, f: &mut dyn FnMut(&mut Reg, Role)) {
+        f(&mut self.a, Role::Use);
+        if let Some(r) = &mut self.ahi {
+            f(r, Role::Use);
+        }
+        f(&mut self.b, Role::Use);
+        if let Some(r) = &mut self.bhi {
+            f(r, Role::Use);
+        }
     }
 }
 
@@ -321,6 +344,83 @@ pub enum MInst {
         code: TrapCode,
     },
 
+    // ---- Single-precision VFP (hard-float targets) ----
+    //
+    // f32 values live in core registers; S registers are never allocated.
+    // Each of these moves its operands into scratch registers s0/s1
+    // (caller-saved, so free inside one MInst), operates there and moves
+    // the result back, so no value stays in an S register across MInsts
+    // (regalloc2's moves and spills only use core registers and the stack).
+    /// `vmov s0, rn; vmov s1, rm; v<op>.f32 s0, s0, s1; vmov rd, s0`.
+    VfpArith {
+        op: VfpOp,
+        rd: Reg,
+        rn: Reg,
+        rm: Reg,
+    },
+    /// `vmov s0, rm; <op> s0, s0; vmov rd, s0` (vsqrt, vcvt).
+    VfpUnary {
+        op: VfpUnaryOp,
+        rd: Reg,
+        rm: Reg,
+    },
+    /// `rd = (a <cond> b) ? 1 : 0` on float bits: `vmov s0, a; vmov s1, b;
+    /// vcmp.f32 s0, s1` (f64: `vmov d0/d1` and `vcmp.f64 d0, d1`), `vmrs
+    /// APSR_nzcv, fpscr; ite; mov; mov`.
+    FCmpSet {
+        cond: Cond,
+        rd: Reg,
+        c: FCmpOps,
+    },
+    /// `rd = (a <cond> b) ? rt : rf` after a VFP comparison.
+    FCmpSelect {
+        cond: Cond,
+        rd: Reg,
+        c: FCmpOps,
+        rt: Reg,
+        rf: Reg,
+    },
+    /// f64 arithmetic on a double-precision FPU: `vmov d0, nlo, nhi;
+    /// vmov d1, mlo, mhi; v<op>.f64 d0, d0, d1; vmov dlo, dhi, d0`.
+    VfpArith64 {
+        op: VfpOp,
+        dlo: Reg,
+        dhi: Reg,
+        nlo: Reg,
+        nhi: Reg,
+        mlo: Reg,
+        mhi: Reg,
+    },
+    /// `vmov d0, mlo, mhi; vsqrt.f64 d0, d0; vmov dlo, dhi, d0`.
+    VfpSqrt64 {
+        dlo: Reg,
+        dhi: Reg,
+        mlo: Reg,
+        mhi: Reg,
+    },
+    /// A VCVT with an f64 side: the operand into s0 or d0, `vcvt` into s0
+    /// or d0, the result back (`rd_hi`/`rm_hi` present for f64 words).
+    VfpCvt {
+        op: VcvtOp,
+        rd: Reg,
+        rd_hi: Option<Reg>,
+        rm: Reg,
+        rm_hi: Option<Reg>,
+    },
+    /// `vmov s<s>, rm`: a float argument or result word into its AAPCS-VFP
+    /// register. Emitted right before the call or return that reads it,
+    /// after every other MInst that could use S registers as scratch.
+    VmovToS {
+        s: u8,
+        rm: Reg,
+    },
+    /// `vmov rd, s<s>`: an incoming float parameter or call result word,
+    /// right at function entry / right after the call.
+    VmovFromS {
+        rd: Reg,
+        s: u8,
+    },
+
     // ---- terminators ----
     /// Unconditional trap: `udf #code`.
     Trap {
@@ -335,6 +435,13 @@ pub enum MInst {
         cond: Cond,
         rn: Reg,
         rhs: Rhs,
+        taken: BlockIndex,
+        not_taken: BlockIndex,
+    },
+    /// Conditional branch on a VFP comparison.
+    FCondBr {
+        cond: Cond,
+        c: FCmpOps,
         taken: BlockIndex,
         not_taken: BlockIndex,
     },
@@ -379,6 +486,7 @@ impl MInst {
                 | MInst::Jump { .. }
                 | MInst::CondBr { .. }
                 | MInst::CondBr64 { .. }
+                | MInst::FCondBr { .. }
                 | MInst::BrTable { .. }
                 | MInst::Ret { .. }
         )
@@ -390,6 +498,7 @@ impl MInst {
             MInst::Jump { .. }
                 | MInst::CondBr { .. }
                 | MInst::CondBr64 { .. }
+                | MInst::FCondBr { .. }
                 | MInst::BrTable { .. }
         )
     }
@@ -573,6 +682,62 @@ impl MInst {
                 f(rn, Use);
                 Self::visit_rhs(rhs, f);
             }
+            MInst::VfpArith { rd, rn, rm, .. } => {
+                f(rn, Use);
+                f(rm, Use);
+                f(rd, Def);
+            }
+            MInst::VfpUnary { rd, rm, .. } => {
+                f(rm, Use);
+                f(rd, Def);
+            }
+            MInst::FCmpSet { rd, c, .. } => {
+                c.visit(f);
+                f(rd, Def);
+            }
+            MInst::FCmpSelect { rd, c, rt, rf, .. } => {
+                c.visit(f);
+                f(rt, Use);
+                f(rf, Use);
+                f(rd, Def);
+            }
+            MInst::FCondBr { c, .. } => c.visit(f),
+            MInst::VfpArith64 {
+                dlo,
+                dhi,
+                nlo,
+                nhi,
+                mlo,
+                mhi,
+                ..
+            } => {
+                f(nlo, Use);
+                f(nhi, Use);
+                f(mlo, Use);
+                f(mhi, Use);
+                f(dlo, Def);
+                f(dhi, Def);
+            }
+            MInst::VfpSqrt64 { dlo, dhi, mlo, mhi } => {
+                f(mlo, Use);
+                f(mhi, Use);
+                f(dlo, Def);
+                f(dhi, Def);
+            }
+            MInst::VfpCvt {
+                rd, rd_hi, rm, rm_hi, ..
+            } => {
+                f(rm, Use);
+                if let Some(r) = rm_hi {
+                    f(r, Use);
+                }
+                f(rd, Def);
+                if let Some(r) = rd_hi {
+                    f(r, Def);
+                }
+            }
+            MInst::VmovToS { rm, .. } => f(rm, Use),
+            MInst::VmovFromS { rd, .. } => f(rd, Def),
             MInst::BrTable { idx, tmp, .. } => {
                 f(idx, Use);
                 f(tmp, EarlyDef);

@@ -4,6 +4,9 @@
 //! must define every symbol its code references). AAPCS: arguments in
 //! r0-r3, r0-r3/r12/lr clobbered.
 //!
+//! Routines are compiled on demand ([`runtime_function`],
+//! [`referenced_runtime_functions`]) and cached per process and target.
+//!
 //! `memmove` and `memset` are hand-written and have no relocations. The
 //! 64-bit division routines `udivmod64` and `sdivmod64` are built as IR
 //! functions and compiled by this backend like any wasm function (so their
@@ -11,11 +14,17 @@
 //! `(n: i64 in r0:r1, d: i64 in r2:r3) -> (quotient in r0:r1, remainder
 //! in r2:r3)`, total like the IR's `BinaryOp`s: x/0 = 0, x%0 = x,
 //! MIN/-1 = MIN, MIN%-1 = 0.
+//!
+//! The soft-float routines ([`SOFTFLOAT_ROUTINES`]: float arithmetic,
+//! comparisons and conversions the target has no FPU instruction for)
+//! are IR functions from `bulkhead_softfloat`, compiled the same way.
 
 use crate::emit::{Label, MachBuffer};
 use crate::isa::asm::{Asm, Cond, DpOp, MemSize, Reg, Shift, ShiftKind};
-use crate::output::CompiledFunction;
-use crate::target::{BackendOptions, ModuleInfo, TargetIsa};
+use crate::output::{CompiledFunction, RelocTarget};
+use crate::target::{BackendError, BackendErrorKind, BackendOptions, ModuleInfo, TargetIsa};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, OnceLock};
 use bulkhead_ir::{
     BinaryOp, Block, ConvertOp, FuncIdx, Function, FunctionBuilder, IntCC, Signature, Type,
     UnaryOp, Value,
@@ -26,23 +35,125 @@ const R1: Reg = Reg(1);
 const R2: Reg = Reg(2);
 const R3: Reg = Reg(3);
 
-/// The runtime routines, by the name used in `RelocTarget::Runtime`.
+/// The names of the soft-float routines the backend calls (the contract
+/// in `bulkhead_softfloat`'s crate documentation).
+pub const SOFTFLOAT_ROUTINES: &[&str] = &[
+    "f32_add", "f32_sub", "f32_mul", "f32_div", "f32_sqrt",
+    "f64_add", "f64_sub", "f64_mul", "f64_div", "f64_sqrt",
+    "f32_min", "f32_max", "f64_min", "f64_max",
+    "f32_ceil", "f32_floor", "f32_trunc", "f32_nearest",
+    "f64_ceil", "f64_floor", "f64_trunc", "f64_nearest",
+    "f32_eq", "f32_lt", "f32_le", "f64_eq", "f64_lt", "f64_le",
+    "f32_from_i32", "f32_from_u32", "f32_from_i64", "f32_from_u64",
+    "f64_from_i32", "f64_from_u32", "f64_from_i64", "f64_from_u64",
+    "f32_to_i32_sat", "f32_to_u32_sat", "f32_to_i64_sat", "f32_to_u64_sat",
+    "f64_to_i32_sat", "f64_to_u32_sat", "f64_to_i64_sat", "f64_to_u64_sat",
+    "f64_promote_f32", "f32_demote_f64",
+];
+
+/// The routines the backend itself provides (not soft-float).
+const BACKEND_ROUTINES: &[&str] = &["memmove", "memset", "udivmod64", "sdivmod64"];
+
+/// `name` as the `'static` routine name, if it is a soft-float routine.
+pub fn softfloat_routine_name(name: &str) -> Option<&'static str> {
+    SOFTFLOAT_ROUTINES.iter().copied().find(|&n| n == name)
+}
+
+/// Compiled routines, per target: compiling all ~50 routines for every
+/// module would dominate the compile time of small modules (the spec
+/// suite compiles thousands), so each is compiled on first use and kept
+/// for the life of the process.
+type Cache = HashMap<(&'static str, TargetIsa), CompiledFunction>;
+static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
+
+/// The runtime routine `name` (as in `RelocTarget::Runtime(name)`),
+/// compiled for `isa` on first use and then taken from a process-wide
+/// cache. Errors: an unknown name (a backend bug, `Internal`), or a
+/// soft-float routine that `bulkhead_softfloat` does not provide
+/// (`Unsupported`).
+pub fn runtime_function(name: &str, isa: &TargetIsa) -> Result<(&'static str, CompiledFunction), BackendError> {
+    let error = |kind, message: String| BackendError {
+        kind,
+        function: format!("runtime routine {name}"),
+        message,
+    };
+    let Some(name) = BACKEND_ROUTINES
+        .iter()
+        .copied()
+        .find(|&n| n == name)
+        .or_else(|| softfloat_routine_name(name))
+    else {
+        return Err(error(BackendErrorKind::Internal, "no runtime routine of this name".into()));
+    };
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    // A poisoned lock only means another thread panicked mid-insert; the
+    // map itself is always consistent.
+    if let Some(c) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(&(name, *isa)) {
+        return Ok((name, c.clone()));
+    }
+    // Compiled without holding the lock (compiling never needs another
+    // routine); a race only compiles a routine twice.
+    let compiled = match name {
+        "memmove" => build(emit_memmove),
+        "memset" => build(emit_memset),
+        "udivmod64" => compile_ir(&divmod64_ir(false), isa),
+        "sdivmod64" => compile_ir(&divmod64_ir(true), isa),
+        _ => match bulkhead_softfloat::routine(name) {
+            Some(f) => compile_ir(&f, isa),
+            None => {
+                return Err(error(
+                    BackendErrorKind::Unsupported,
+                    "the soft-float routine is not available yet (bulkhead_softfloat does not define it)".into(),
+                ))
+            }
+        },
+    }
+    .map_err(|e| error(BackendErrorKind::Internal, e))?;
+    cache
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert((name, *isa), compiled.clone());
+    Ok((name, compiled))
+}
+
+/// The runtime routines that `code` references, directly or through other
+/// routines, each once, ordered by name (see [`runtime_function`]).
+pub fn referenced_runtime_functions<'a>(
+    code: impl IntoIterator<Item = &'a CompiledFunction>,
+    isa: &TargetIsa,
+) -> Result<Vec<(&'static str, CompiledFunction)>, BackendError> {
+    let mut found: BTreeMap<&'static str, CompiledFunction> = BTreeMap::new();
+    let mut pending: Vec<&'static str> = Vec::new();
+    let visit = |c: &CompiledFunction, found: &BTreeMap<_, _>, pending: &mut Vec<&'static str>| {
+        for r in &c.relocs {
+            if let RelocTarget::Runtime(name) = r.target {
+                if !found.contains_key(name) && !pending.contains(&name) {
+                    pending.push(name);
+                }
+            }
+        }
+    };
+    for c in code {
+        visit(c, &found, &mut pending);
+    }
+    while let Some(name) = pending.pop() {
+        let (name, c) = runtime_function(name, isa)?;
+        visit(&c, &found, &mut pending);
+        found.insert(name, c);
+    }
+    Ok(found.into_iter().collect())
+}
+
+/// Every runtime routine available for `isa` (the backend's own and every
+/// soft-float routine `bulkhead_softfloat` defines), by the name used in
+/// `RelocTarget::Runtime`. Prefer [`referenced_runtime_functions`], which
+/// compiles only what a module uses.
 pub fn runtime_functions(isa: &TargetIsa) -> Vec<(&'static str, CompiledFunction)> {
-    // ARMv7-M and ARMv8-M Mainline share these sequences. The routines are
-    // fixed inputs covered by the tests, so failing to build one is a bug
-    // in bulkhead itself.
-    vec![
-        ("memmove", build(emit_memmove).expect("memmove encodes")),
-        ("memset", build(emit_memset).expect("memset encodes")),
-        (
-            "udivmod64",
-            compile_ir(&divmod64_ir(false), isa).expect("udivmod64 compiles"),
-        ),
-        (
-            "sdivmod64",
-            compile_ir(&divmod64_ir(true), isa).expect("sdivmod64 compiles"),
-        ),
-    ]
+    BACKEND_ROUTINES
+        .iter()
+        .chain(SOFTFLOAT_ROUTINES)
+        .filter_map(|name| runtime_function(name, isa).ok())
+        .collect()
 }
 
 fn compile_ir(f: &Function, isa: &TargetIsa) -> Result<CompiledFunction, String> {

@@ -26,7 +26,9 @@
 //!
 //! Reset copies `.data`, zeroes `.bss`, optionally enables the FPU (without
 //! lazy state preservation, so that an abandoned exception frame leaves no
-//! pending FP save behind), enables the MemManage, BusFault and UsageFault
+//! pending FP save behind; FPDSCR = default-NaN mode, round to nearest,
+//! no flush-to-zero, so every FP context compiled code runs in has that
+//! FPSCR), enables the MemManage, BusFault and UsageFault
 //! exceptions (SHCSR), executes the MPU setup writes (followed by DSB/ISB),
 //! prints `bulkhead image NAME`, calls the module's `instantiate`
 //! (privileged, on the process stack, so that the compiled code's stack
@@ -194,6 +196,10 @@ const SCB_HFSR: u32 = 0xE000_ED2C;
 const SCB_MMFAR: u32 = 0xE000_ED34;
 const SCB_BFAR: u32 = 0xE000_ED38;
 const FPU_FPCCR: u32 = 0xE000_EF34;
+/// FPDSCR: the FPSCR value a new floating-point context starts with.
+const FPU_FPDSCR: u32 = 0xE000_EF3C;
+/// FPSCR.DN, default NaN mode.
+const FPSCR_DN: u32 = 1 << 25;
 /// CFSR bits meaning the exception frame was not (or not fully) stacked or
 /// unstacked: MUNSTKERR (3), MSTKERR (4), UNSTKERR (11), STKERR (12),
 /// STKOF (20, ARMv8-M).
@@ -665,6 +671,13 @@ pub fn generate(config: &StartupConfig) -> Result<StartupCode, StartupError> {
         c.str(R1, R0, 0);
         c.imm(R0, FPU_FPCCR);
         c.imm(R1, 0x8000_0000);
+        c.str(R1, R0, 0);
+        // FPDSCR: default NaN mode, round to nearest, no flush-to-zero.
+        // Startup runs no FP instruction, so the first one (in compiled
+        // code, CONTROL.FPCA clear) loads FPSCR from here: VFP NaN results
+        // are then the canonical NaN, as from the soft-float routines.
+        c.imm(R0, FPU_FPDSCR);
+        c.imm(R1, FPSCR_DN);
         c.str(R1, R0, 0);
         c.sys(SysInsn::Dsb);
         c.sys(SysInsn::Isb);

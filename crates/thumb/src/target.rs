@@ -46,7 +46,8 @@ impl fmt::Display for Cpu {
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub struct TargetIsa {
     pub cpu: Cpu,
-    /// `eabihf`: floats are passed in VFP registers.
+    /// `eabihf`: floats are passed in VFP registers (AAPCS-VFP), and the
+    /// core's FPU does f32 arithmetic (f64 too on Cortex-M7).
     pub hard_float: bool,
 }
 
@@ -119,8 +120,8 @@ pub struct ModuleInfo {
 /// skips `Unsupported` modules and fails on `Internal`).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum BackendErrorKind {
-    /// A valid function uses something the backend cannot lower yet (float
-    /// values, results that do not fit in r0-r3, ...).
+    /// A valid function uses something the backend cannot lower yet (a
+    /// soft-float routine that `bulkhead_softfloat` does not define, ...).
     Unsupported,
     /// A bug in bulkhead: malformed IR, a missing lowering rule, a register
     /// allocation or encoding failure.

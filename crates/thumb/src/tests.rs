@@ -156,41 +156,28 @@ fn functions_without_memory_do_not_pin_r11() {
     assert!(!c.asm.unwrap().contains("r11"));
 }
 
+/// Runtime routines come from a process-wide cache; an unknown name is a
+/// backend bug (Internal), and compiling the same routine twice gives the
+/// same code.
 #[test]
-fn unsupported_types_are_errors_naming_the_instruction() {
-    let mut f = Function::new(
-        FuncIdx(3),
-        "float",
-        Signature {
-            params: vec![Type::F64],
-            results: vec![],
-        },
-    );
-    let mut b = FunctionBuilder::new(&mut f);
-    let e = b.create_block();
-    b.switch_to_block(e);
-    let _x = b.append_block_param(e, Type::F64);
-    b.ret(&[]);
-    let m = module(vec![]);
-    let err = compile_function(&f, &m, &isa(), &BackendOptions::default()).unwrap_err();
-    assert_eq!(err.function, "float");
-    assert_eq!(err.kind, BackendErrorKind::Unsupported, "{err}");
-    assert!(err.message.contains("f64"), "{err}");
-
-    let mut f = new_fn("float_add", 0, 0);
-    let mut b = FunctionBuilder::new(&mut f);
-    let e = b.create_block();
-    b.switch_to_block(e);
-    b.srcloc = 0x42;
-    let c = b.fconst(Type::F32, 0x3f80_0000);
-    let _d = b.fbinary(FloatBinaryOp::Add, c, c);
-    b.ret(&[]);
-    let err = compile_function(&f, &m, &isa(), &BackendOptions::default()).unwrap_err();
-    assert_eq!(err.kind, BackendErrorKind::Unsupported, "{err}");
-    assert!(
-        err.message.contains("f32") && err.message.contains("0x42"),
-        "{err}"
-    );
+fn runtime_function_is_cached_and_names_are_checked() {
+    let err = runtime_function("no_such_routine", &isa()).unwrap_err();
+    assert_eq!(err.kind, BackendErrorKind::Internal, "{err}");
+    let (name, a) = runtime_function("udivmod64", &isa()).unwrap();
+    assert_eq!(name, "udivmod64");
+    let (_, b) = runtime_function("udivmod64", &isa()).unwrap();
+    assert_eq!(a, b);
+    // Referenced routines, transitively, each once.
+    let mut caller = a.clone();
+    caller.relocs.push(Reloc {
+        offset: 0,
+        kind: RelocKind::ThumbCall,
+        target: RelocTarget::Runtime("memset"),
+        addend: -4,
+    });
+    let used = referenced_runtime_functions([&caller, &caller], &isa()).unwrap();
+    let names: Vec<_> = used.iter().map(|(n, _)| *n).collect();
+    assert_eq!(names, ["memset"]);
 }
 
 #[test]
@@ -269,7 +256,7 @@ fn trap_codes_are_udf_immediates() {
 fn runtime_functions_are_relocation_free() {
     let rt = runtime_functions(&isa());
     let names: Vec<_> = rt.iter().map(|(n, _)| *n).collect();
-    assert_eq!(names, ["memmove", "memset", "udivmod64", "sdivmod64"]);
+    assert_eq!(names[..4], ["memmove", "memset", "udivmod64", "sdivmod64"]);
     for (name, c) in &rt[..2] {
         assert!(c.relocs.is_empty(), "{name}");
         assert!(!c.code.is_empty());
@@ -446,16 +433,6 @@ fn tables_func_refs_and_mem_max_use_their_symbols() {
 #[test]
 fn backend_gaps_are_unsupported_and_bugs_are_internal() {
     let m = module(vec![sig(2, 1)]);
-    let mut f = new_fn("float", 0, 0);
-    let mut b = FunctionBuilder::new(&mut f);
-    let e = b.create_block();
-    b.switch_to_block(e);
-    let c = b.fconst(Type::F64, 0);
-    let _ = b.fbinary(FloatBinaryOp::Add, c, c);
-    b.ret(&[]);
-    let err = compile_function(&f, &m, &isa(), &BackendOptions::default()).unwrap_err();
-    assert_eq!(err.kind, BackendErrorKind::Unsupported, "{err}");
-
     let mut f = Function::new(FuncIdx(0), "five", sig(0, 5));
     let mut b = FunctionBuilder::new(&mut f);
     let e = b.create_block();
@@ -543,16 +520,8 @@ fn i64_compare_fuses_into_brif() {
     b.switch_to_block(e);
     let x = b.append_block_param(e, Type::I64);
     let y = b.append_block_param(e, Type::I64);
-    let t = b.create_block();
-    let el = b.create_block();
     let c = b.icmp(IntCC::GtS, x, y);
-    b.brif(c, t, &[], el, &[]);
-    b.switch_to_block(t);
-    let one = b.iconst(Type::I32, 1);
-    b.ret(&[one]);
-    b.switch_to_block(el);
-    let two = b.iconst(Type::I32, 2);
-    b.ret(&[two]);
+    return_one_if(&mut b, c);
     let c = compile(&f);
     let asm = c.asm.unwrap();
     println!("{asm}");
@@ -589,4 +558,252 @@ fn divmod64_runtime_routines_pass_the_checker() {
         assert!(c.relocs.iter().all(|r| r.target == RelocTarget::StackLimit), "{asm}");
         assert!(asm.contains("udiv"), "{asm}");
     }
+}
+
+/// Ends the current block with `brif c` to two blocks returning 1 and 2.
+fn return_one_if(b: &mut FunctionBuilder, c: Value) {
+    let t = b.create_block();
+    let el = b.create_block();
+    b.brif(c, t, &[], el, &[]);
+    b.switch_to_block(t);
+    let one = b.iconst(Type::I32, 1);
+    b.ret(&[one]);
+    b.switch_to_block(el);
+    let two = b.iconst(Type::I32, 2);
+    b.ret(&[two]);
+}
+
+// ---- Floats ----
+
+fn hard_isa() -> TargetIsa {
+    TargetIsa {
+        cpu: Cpu::CortexM4F,
+        hard_float: true,
+    }
+}
+
+fn compile_for(f: &Function, isa: &TargetIsa) -> CompiledFunction {
+    verify(f).unwrap_or_else(|e| panic!("IR does not verify: {e}"));
+    let m = module(vec![f.sig.clone()]);
+    compile_function_checked(f, &m, isa, &BackendOptions { emit_asm: true }).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn float_fn(name: &str, params: &[Type], results: &[Type]) -> Function {
+    Function::new(
+        FuncIdx(0),
+        name,
+        Signature {
+            params: params.to_vec(),
+            results: results.to_vec(),
+        },
+    )
+}
+
+fn runtime_calls(c: &CompiledFunction) -> Vec<&'static str> {
+    c.relocs
+        .iter()
+        .filter_map(|r| match r.target {
+            RelocTarget::Runtime(n) => Some(n),
+            _ => None,
+        })
+        .collect()
+}
+
+/// AAPCS-VFP: f32 in the lowest free single register, f64 in the lowest
+/// free double register (an f32 back-fills the gap), integers unaffected;
+/// once a float went to the stack no later float uses a VFP register.
+/// The same example as testkit's `aapcs_vfp_backfill`.
+#[test]
+fn aapcs_vfp_locations_back_fill() {
+    use crate::lower::{aapcs_vfp_locations, ArgLoc::*};
+    assert_eq!(
+        aapcs_vfp_locations(&[Type::F32, Type::F64, Type::F32, Type::I32]),
+        vec![vec![Vfp(0)], vec![Vfp(2), Vfp(3)], vec![Vfp(1)], vec![Reg(0)]]
+    );
+    // 15 f32 fill s0-s14; an f64 then needs a free pair: none, so the
+    // stack, and the next f32 may not back-fill s15.
+    let mut tys = vec![Type::F32; 15];
+    tys.extend([Type::F64, Type::F32, Type::I64]);
+    let locs = aapcs_vfp_locations(&tys);
+    assert_eq!(locs[14], vec![Vfp(14)]);
+    assert_eq!(locs[15], vec![Stack(0), Stack(4)]);
+    assert_eq!(locs[16], vec![Stack(8)]);
+    assert_eq!(locs[17], vec![Reg(0), Reg(1)]);
+    // Soft float: floats are i32/i64 words.
+    assert_eq!(
+        crate::lower::aapcs_locations(&[Type::F32, Type::F64]),
+        vec![vec![Reg(0)], vec![Reg(2), Reg(3)]]
+    );
+}
+
+fn f32_binary_fn(op: FloatBinaryOp) -> Function {
+    let mut f = float_fn("fadd", &[Type::F32, Type::F32], &[Type::F32]);
+    {
+        let mut b = FunctionBuilder::new(&mut f);
+        let e = b.create_block();
+        b.switch_to_block(e);
+        let x = b.append_block_param(e, Type::F32);
+        let y = b.append_block_param(e, Type::F32);
+        let r = b.fbinary(op, x, y);
+        b.ret(&[r]);
+    }
+    f
+}
+
+/// On a hard-float target f32 arithmetic is VFP through s0/s1, with the
+/// parameters read from s0/s1 and the result returned in s0; on a soft
+/// target it is a call of the soft-float routine with the bits in r0/r1.
+#[test]
+fn f32_add_uses_vfp_or_the_soft_routine() {
+    let f = f32_binary_fn(FloatBinaryOp::Add);
+    let hard = compile_for(&f, &hard_isa());
+    let asm = hard.asm.clone().unwrap();
+    assert!(asm.contains("vadd.f32 s0, s0, s1"), "{asm}");
+    assert!(asm.contains(", s0\n") && asm.contains(", s1\n"), "parameters from s0/s1: {asm}");
+    assert!(runtime_calls(&hard).is_empty(), "{asm}");
+    let soft = compile_for(&f, &isa());
+    assert_eq!(runtime_calls(&soft), ["f32_add"], "{:?}", soft.asm);
+    // min has no VFP instruction on these cores: a call on both.
+    let min = compile_for(&f32_binary_fn(FloatBinaryOp::Min), &hard_isa());
+    assert_eq!(runtime_calls(&min), ["f32_min"]);
+}
+
+/// abs/neg/copysign are sign-bit operations (payload-preserving), never
+/// calls; the f64 forms only touch the high word.
+#[test]
+fn sign_operations_are_bit_operations() {
+    let mut f = float_fn("signs", &[Type::F64, Type::F64], &[Type::F64]);
+    {
+        let mut b = FunctionBuilder::new(&mut f);
+        let e = b.create_block();
+        b.switch_to_block(e);
+        let x = b.append_block_param(e, Type::F64);
+        let y = b.append_block_param(e, Type::F64);
+        let a = b.funary(FloatUnaryOp::Abs, x);
+        let n = b.funary(FloatUnaryOp::Neg, a);
+        let c = b.fbinary(FloatBinaryOp::Copysign, n, y);
+        b.ret(&[c]);
+    }
+    for isa in [isa(), hard_isa()] {
+        let c = compile_for(&f, &isa);
+        let asm = c.asm.clone().unwrap();
+        assert!(runtime_calls(&c).is_empty(), "{asm}");
+        assert!(asm.contains("bic.w") && asm.contains("eor.w") && asm.contains("#0x80000000"), "{asm}");
+    }
+}
+
+/// A brif on an f32 comparison is `vcmp` + `vmrs` + a conditional branch
+/// (no 0/1 materialization); `lt` uses MI (false when unordered).
+#[test]
+fn f32_compare_and_branch_is_fused() {
+    let mut f = float_fn("fcmp", &[Type::F32, Type::F32], &[Type::I32]);
+    {
+        let mut b = FunctionBuilder::new(&mut f);
+        let e = b.create_block();
+        b.switch_to_block(e);
+        let x = b.append_block_param(e, Type::F32);
+        let y = b.append_block_param(e, Type::F32);
+        let c = b.fcmp(FloatCC::Lt, x, y);
+        return_one_if(&mut b, c);
+    }
+    let c = compile_for(&f, &hard_isa());
+    let asm = c.asm.unwrap();
+    assert!(asm.contains("vcmp.f32 s0, s1") && asm.contains("vmrs APSR_nzcv, fpscr"), "{asm}");
+    assert!(asm.contains("bmi") || asm.contains("bpl"), "{asm}");
+    assert!(!asm.contains("ite"), "{asm}");
+    let soft = compile_for(&f, &isa());
+    assert_eq!(runtime_calls(&soft), ["f32_lt"]);
+}
+
+/// Many mixed float and integer parameters (more than the VFP and core
+/// argument registers) pass the regalloc2 checker on both ABIs, and a
+/// call passes them on.
+#[test]
+fn many_float_parameters_compile() {
+    let mut tys = Vec::new();
+    for k in 0..30 {
+        tys.push([Type::F32, Type::F64, Type::I32, Type::I64, Type::F64][k % 5]);
+    }
+    let mut f = float_fn("many", &tys, &[Type::F64, Type::F32, Type::I64]);
+    {
+        let mut b = FunctionBuilder::new(&mut f);
+        let e = b.create_block();
+        b.switch_to_block(e);
+        let ps: Vec<Value> = tys.iter().map(|&t| b.append_block_param(e, t)).collect();
+        let r = b.call(FuncIdx(0), &ps, &[Type::F64, Type::F32, Type::I64]);
+        b.ret(&r);
+    }
+    for isa in [isa(), hard_isa()] {
+        compile_for(&f, &isa);
+    }
+}
+
+/// The backend's list of soft-float routine names covers every routine
+/// `bulkhead_softfloat` defines (the two must agree on names).
+#[test]
+fn softfloat_routine_names_agree() {
+    for r in bulkhead_softfloat::routines() {
+        assert!(
+            crate::runtime::SOFTFLOAT_ROUTINES.contains(&r.name),
+            "bulkhead_softfloat defines `{}`, which the backend never calls",
+            r.name
+        );
+    }
+}
+
+/// On Cortex-M7 (FPv5-D16) f64 arithmetic, sqrt, comparisons (fused into
+/// branches), i32 conversions and promote/demote are VFP instructions
+/// through d0/d1; on Cortex-M4F they call the soft-float routines.
+#[test]
+fn f64_uses_vfp_on_cortex_m7_only() {
+    let mut f = float_fn("f64ops", &[Type::F64, Type::F64, Type::I32], &[Type::F64, Type::I32, Type::F32]);
+    {
+        let mut b = FunctionBuilder::new(&mut f);
+        let e = b.create_block();
+        let t = b.create_block();
+        let el = b.create_block();
+        b.switch_to_block(e);
+        let x = b.append_block_param(e, Type::F64);
+        let y = b.append_block_param(e, Type::F64);
+        let n = b.append_block_param(e, Type::I32);
+        let s = b.fbinary(FloatBinaryOp::Add, x, y);
+        let q = b.funary(FloatUnaryOp::Sqrt, s);
+        let c = b.convert(ConvertOp::SIntToFloat, Type::F64, n);
+        let m = b.fbinary(FloatBinaryOp::Div, q, c);
+        let i = b.convert(ConvertOp::FloatToUIntSat, Type::I32, m);
+        let d = b.convert(ConvertOp::FDemote, Type::F32, m);
+        let p = b.convert(ConvertOp::FPromote, Type::F64, d);
+        let lt = b.fcmp(FloatCC::Lt, p, y);
+        b.brif(lt, t, &[], el, &[]);
+        b.switch_to_block(t);
+        b.ret(&[m, i, d]);
+        b.switch_to_block(el);
+        b.ret(&[p, i, d]);
+    }
+    let m7 = TargetIsa {
+        cpu: Cpu::CortexM7,
+        hard_float: true,
+    };
+    let c = compile_for(&f, &m7);
+    let asm = c.asm.clone().unwrap();
+    assert!(runtime_calls(&c).is_empty(), "{asm}");
+    for insn in [
+        "vadd.f64 d0, d0, d1",
+        "vsqrt.f64 d0, d0",
+        "vcvt.f64.s32 d0, s0",
+        "vdiv.f64 d0, d0, d1",
+        "vcvt.u32.f64 s0, d0",
+        "vcvt.f32.f64 s0, d0",
+        "vcvt.f64.f32 d0, s0",
+        "vcmp.f64 d0, d1",
+    ] {
+        assert!(asm.contains(insn), "{insn} missing:\n{asm}");
+    }
+    let m4f = compile_for(&f, &hard_isa());
+    let mut calls = runtime_calls(&m4f);
+    calls.sort_unstable();
+    assert_eq!(
+        calls,
+        ["f32_demote_f64", "f64_add", "f64_div", "f64_from_i32", "f64_lt", "f64_promote_f32", "f64_sqrt", "f64_to_u32_sat"]
+    );
 }

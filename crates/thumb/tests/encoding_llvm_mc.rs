@@ -20,7 +20,7 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use bulkhead_thumb::isa::asm::{Asm, Cond, DpOp, MemSize, Reg, Shift, ShiftKind};
+use bulkhead_thumb::isa::asm::{Asm, Cond, DpOp, MemSize, Reg, Shift, ShiftKind, VcvtOp, VfpOp, VfpUnaryOp};
 use bulkhead_thumb::isa::encode::{branch_in_range, modified_imm, BranchForm, EncodeErrorKind};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -89,6 +89,18 @@ fn variant_name(a: &Asm) -> &'static str {
         Asm::Udf { .. } => "Udf",
         Asm::Nop => "Nop",
         Asm::Bkpt { .. } => "Bkpt",
+        Asm::VmovToS { .. } => "VmovToS",
+        Asm::VmovFromS { .. } => "VmovFromS",
+        Asm::VArith { .. } => "VArith",
+        Asm::VUnary { .. } => "VUnary",
+        Asm::Vcmp { .. } => "Vcmp",
+        Asm::VmrsApsr => "VmrsApsr",
+        Asm::VmovToD { .. } => "VmovToD",
+        Asm::VmovFromD { .. } => "VmovFromD",
+        Asm::VArith64 { .. } => "VArith64",
+        Asm::VSqrt64 { .. } => "VSqrt64",
+        Asm::Vcmp64 { .. } => "Vcmp64",
+        Asm::VCvt { .. } => "VCvt",
     }
 }
 
@@ -97,6 +109,17 @@ const ALL_VARIANTS: &[&str] = &[
     "Smull", "Umlal", "Sdiv", "Udiv", "Clz", "Rbit", "Rev", "Sxtb", "Sxth", "Uxtb", "Uxth", "Ldr",
     "Str", "LdrReg", "StrReg", "Ldrd", "Strd", "Push", "Pop", "SubSp", "AddSp", "MovReg",
     "BranchW", "BranchN", "Bl", "Bx", "Blx", "Cbz", "It", "Tbb", "Tbh", "Udf", "Nop", "Bkpt",
+];
+
+/// The floating-point-extension variants, checked by
+/// `vfp_forms_match_llvm_mc` against the FPU triples ([`FP_TRIPLES`]).
+const FP_VARIANTS: &[&str] = &["VmovToS", "VmovFromS", "VArith", "VUnary", "Vcmp", "VmrsApsr"];
+
+/// Triples with a single-precision FPU: Cortex-M4F (FPv4-SP-D16) and
+/// Cortex-M33 (FPv5-SP-D16), the hard-float targets.
+const FP_TRIPLES: &[(&str, &[&str])] = &[
+    ("thumbv7em-none-eabihf", &["-mattr=+vfp4d16sp"]),
+    ("thumbv8m.main-none-eabihf", &["-mattr=+fp-armv8d16sp"]),
 ];
 
 // ---------------------------------------------------------------------------
@@ -985,6 +1008,10 @@ fn case_for(form: &'static str, insn: Asm) -> Case {
 
 /// Assembles all cases for every triple and compares with `encode`.
 fn check_cases(cases: &[Case]) {
+    check_cases_for(cases, TRIPLES)
+}
+
+fn check_cases_for(cases: &[Case], triples: &[(&str, &[&str])]) {
     let mut lines = Vec::new();
     let mut line_owner = Vec::new();
     let mut first_line = Vec::new();
@@ -996,7 +1023,7 @@ fn check_cases(cases: &[Case]) {
         }
     }
     let mut failures = Vec::new();
-    for (triple, extra) in TRIPLES {
+    for (triple, extra) in triples {
         let encodings = match assemble(triple, extra, &lines) {
             Ok(e) => e,
             Err(diags) => {
@@ -2393,4 +2420,152 @@ fn i64_and_stack_check_forms_match_llvm_mc() {
     }
     let cases: Vec<Case> = table.into_iter().map(|(form, a)| case_for(form, a)).collect();
     check_cases(&cases);
+}
+
+/// Single-precision register numbers s0-s31, edges weighted in.
+fn sreg() -> BoxedStrategy<u8> {
+    prop_oneof![1 => Just(0u8), 1 => Just(31u8), 1 => Just(1u8), 5 => 0u8..=31].boxed()
+}
+
+/// Random instances of every floating-point-extension variant (VMOV
+/// between core and S registers takes any core register but SP and PC,
+/// ARMv7-M ARM A7.7.243), plus the exact forms the lowering emits, all
+/// assembled for the FPU triples.
+#[test]
+fn vfp_forms_match_llvm_mc() {
+    let vfp_op = || prop::sample::select(&[VfpOp::Add, VfpOp::Sub, VfpOp::Mul, VfpOp::Div][..]);
+    let unary_op = || {
+        prop::sample::select(
+            &[
+                VfpUnaryOp::Sqrt,
+                VfpUnaryOp::ToS32,
+                VfpUnaryOp::ToU32,
+                VfpUnaryOp::FromS32,
+                VfpUnaryOp::FromU32,
+            ][..],
+        )
+    };
+    let forms: Vec<Form> = vec![
+        ("VmovToS", (sreg(), reg(GOOD)).prop_map(|(sn, rt)| Asm::VmovToS { sn, rt }).boxed()),
+        ("VmovFromS", (reg(GOOD), sreg()).prop_map(|(rt, sn)| Asm::VmovFromS { rt, sn }).boxed()),
+        (
+            "VArith",
+            (vfp_op(), sreg(), sreg(), sreg())
+                .prop_map(|(op, sd, sn, sm)| Asm::VArith { op, sd, sn, sm })
+                .boxed(),
+        ),
+        (
+            "VUnary",
+            (unary_op(), sreg(), sreg()).prop_map(|(op, sd, sm)| Asm::VUnary { op, sd, sm }).boxed(),
+        ),
+        ("Vcmp", (sreg(), sreg()).prop_map(|(sd, sm)| Asm::Vcmp { sd, sm }).boxed()),
+        ("VmrsApsr", Just(Asm::VmrsApsr).boxed()),
+    ];
+    let mut runner = TestRunner::new_with_rng(
+        Config {
+            failure_persistence: None,
+            ..Config::default()
+        },
+        TestRng::from_seed(RngAlgorithm::ChaCha, &[0x3C; 32]),
+    );
+    let mut cases = Vec::new();
+    for (name, strategy) in &forms {
+        for _ in 0..CASES_PER_FORM {
+            let insn = strategy.new_tree(&mut runner).unwrap().current();
+            cases.push(case_for(name, insn));
+        }
+    }
+    // What the lowering emits: operands through s0/s1, result in s0.
+    for op in [VfpOp::Add, VfpOp::Sub, VfpOp::Mul, VfpOp::Div] {
+        cases.push(case_for("VArith (lowering)", Asm::VArith { op, sd: 0, sn: 0, sm: 1 }));
+    }
+    for op in [VfpUnaryOp::Sqrt, VfpUnaryOp::ToS32, VfpUnaryOp::ToU32, VfpUnaryOp::FromS32, VfpUnaryOp::FromU32] {
+        cases.push(case_for("VUnary (lowering)", Asm::VUnary { op, sd: 0, sm: 0 }));
+    }
+    cases.push(case_for("Vcmp (lowering)", Asm::Vcmp { sd: 0, sm: 1 }));
+    let covered: BTreeSet<&str> = cases.iter().map(|c| variant_name(&c.insn)).collect();
+    assert_eq!(covered, FP_VARIANTS.iter().copied().collect::<BTreeSet<_>>());
+    check_cases_for(&cases, FP_TRIPLES);
+}
+
+/// S registers above 31 and SP/PC as the core register of a VMOV are
+/// rejected.
+#[test]
+fn vfp_illegal_operands_are_rejected() {
+    let bad = [
+        Asm::VmovToS { sn: 32, rt: Reg(0) },
+        Asm::VmovToS { sn: 0, rt: Reg::SP },
+        Asm::VmovFromS { rt: Reg::PC, sn: 1 },
+        Asm::VArith { op: VfpOp::Add, sd: 0, sn: 40, sm: 1 },
+        Asm::VUnary { op: VfpUnaryOp::Sqrt, sd: 32, sm: 0 },
+        Asm::Vcmp { sd: 0, sm: 99 },
+    ];
+    for a in bad {
+        let mut out = Vec::new();
+        assert!(a.encode(&mut out).is_err(), "{a:?} must be rejected");
+        assert!(out.is_empty());
+    }
+}
+
+/// The double-precision forms (FPv5-D16, Cortex-M7), against llvm-mc with
+/// a double-precision FPU: random registers (d0-d15, s0-s31, core
+/// registers but SP/PC; `vmov rt, rt2, dm` with rt != rt2), and the exact
+/// forms the lowering emits.
+#[test]
+fn vfp_double_forms_match_llvm_mc() {
+    const DP_TRIPLES: &[(&str, &[&str])] = &[("thumbv7em-none-eabihf", &["-mattr=+fp-armv8d16"])];
+    const DP_VARIANTS: &[&str] = &["VmovToD", "VmovFromD", "VArith64", "VSqrt64", "Vcmp64", "VCvt"];
+    let dreg = || prop_oneof![1 => Just(0u8), 1 => Just(15u8), 5 => 0u8..=15].boxed();
+    let vfp_op = || prop::sample::select(&[VfpOp::Add, VfpOp::Sub, VfpOp::Mul, VfpOp::Div][..]);
+    use VcvtOp::*;
+    let to_single = || prop::sample::select(&[F64ToS32, F64ToU32, F64ToF32][..]);
+    let to_double = || prop::sample::select(&[S32ToF64, U32ToF64, F32ToF64][..]);
+    let forms: Vec<Form> = vec![
+        (
+            "VmovToD",
+            (dreg(), reg(GOOD), reg(GOOD)).prop_map(|(dm, rt, rt2)| Asm::VmovToD { dm, rt, rt2 }).boxed(),
+        ),
+        (
+            "VmovFromD",
+            (reg(GOOD), reg(GOOD), dreg())
+                .prop_filter("rt != rt2", |(a, b, _)| a != b)
+                .prop_map(|(rt, rt2, dm)| Asm::VmovFromD { rt, rt2, dm })
+                .boxed(),
+        ),
+        (
+            "VArith64",
+            (vfp_op(), dreg(), dreg(), dreg())
+                .prop_map(|(op, dd, dn, dm)| Asm::VArith64 { op, dd, dn, dm })
+                .boxed(),
+        ),
+        ("VSqrt64", (dreg(), dreg()).prop_map(|(dd, dm)| Asm::VSqrt64 { dd, dm }).boxed()),
+        ("Vcmp64", (dreg(), dreg()).prop_map(|(dd, dm)| Asm::Vcmp64 { dd, dm }).boxed()),
+        ("VCvt", (to_single(), sreg(), dreg()).prop_map(|(op, d, m)| Asm::VCvt { op, d, m }).boxed()),
+        ("VCvt", (to_double(), dreg(), sreg()).prop_map(|(op, d, m)| Asm::VCvt { op, d, m }).boxed()),
+    ];
+    let mut runner = TestRunner::new_with_rng(
+        Config {
+            failure_persistence: None,
+            ..Config::default()
+        },
+        TestRng::from_seed(RngAlgorithm::ChaCha, &[0xD6; 32]),
+    );
+    let mut cases = Vec::new();
+    for (name, strategy) in &forms {
+        for _ in 0..CASES_PER_FORM {
+            let insn = strategy.new_tree(&mut runner).unwrap().current();
+            cases.push(case_for(name, insn));
+        }
+    }
+    let covered: BTreeSet<&str> = cases.iter().map(|c| variant_name(&c.insn)).collect();
+    assert_eq!(covered, DP_VARIANTS.iter().copied().collect::<BTreeSet<_>>());
+    check_cases_for(&cases, DP_TRIPLES);
+    for bad in [
+        Asm::VmovFromD { rt: Reg(1), rt2: Reg(1), dm: 0 },
+        Asm::VmovToD { dm: 16, rt: Reg(0), rt2: Reg(1) },
+        Asm::VArith64 { op: VfpOp::Add, dd: 0, dn: 16, dm: 1 },
+        Asm::VCvt { op: F64ToS32, d: 32, m: 0 },
+    ] {
+        assert!(bad.encode(&mut Vec::new()).is_err(), "{bad:?} must be rejected");
+    }
 }

@@ -506,21 +506,22 @@ impl Translator<'_, '_> {
             }
             O::CallIndirect { type_index, table_index } => self.call_indirect(type_index, table_index)?,
             O::TableSize { table } => {
-                if self.env.tables.get(table as usize).is_none() {
-                    return Err(self.internal("table.size of a missing table"));
-                }
+                self.table(table)?;
                 let size = self.b.table_size(TableIdx(table));
                 self.stack.push(size);
             }
-            // A funcref on the operand stack is an i32: the address of the
-            // function's descriptor, 0 for null. Funcref locals, params,
-            // results, globals and block types are still rejected elsewhere,
-            // so such a value only lives on the operand stack between these
-            // operators (validation guarantees nothing else consumes it).
+            // A reference on the operand stack is an i32: a funcref is the
+            // address of the function's descriptor, an externref the host's
+            // value; 0 is null for both.
             O::RefNull { hty } => {
-                if hty != wasmparser::HeapType::FUNC {
-                    let name = if hty == wasmparser::HeapType::EXTERN { "extern".to_string() } else { format!("{hty:?}") };
-                    return Err(self.error(format!("unsupported operator ref.null {name}")));
+                use wasmparser::{AbstractHeapType, HeapType};
+                let supported = matches!(
+                    hty,
+                    HeapType::Abstract { shared: false, ty: AbstractHeapType::Func | AbstractHeapType::Extern }
+                        | HeapType::Concrete(_)
+                );
+                if !supported {
+                    return Err(self.error(format!("unsupported operator ref.null {hty:?}")));
                 }
                 let null = self.b.iconst(Type::I32, 0);
                 self.stack.push(null);
@@ -539,22 +540,32 @@ impl Translator<'_, '_> {
                 self.stack.push(r);
             }
             O::TableGet { table } => {
-                if self.env.tables.get(table as usize).is_none() {
-                    return Err(self.internal("table.get of a missing table"));
-                }
+                self.table(table)?;
                 let index = self.pop()?;
                 self.table_access_check(TableIdx(table), index);
                 let r = self.b.table_get(TableIdx(table), index);
                 self.stack.push(r);
             }
             O::TableSet { table } => {
-                if self.env.tables.get(table as usize).is_none() {
-                    return Err(self.internal("table.set of a missing table"));
-                }
+                self.table(table)?;
                 let r = self.pop()?;
                 let index = self.pop()?;
                 self.table_access_check(TableIdx(table), index);
                 self.b.table_set(TableIdx(table), index, r);
+            }
+            O::TableGrow { table } => self.table_grow(table)?,
+            O::TableFill { table } => self.table_fill(table)?,
+            O::TableCopy { dst_table, src_table } => self.table_copy(dst_table, src_table)?,
+            O::TableInit { elem_index, table } => self.table_init(elem_index, table)?,
+            O::ElemDrop { elem_index } => {
+                // Only segments that `table.init` reads have an image whose
+                // length can change; dropping any other segment is
+                // unobservable (active and declarative segments already
+                // have length 0 once instantiation is over).
+                if let Some(image) = self.segment_image(elem_index) {
+                    let zero = self.b.iconst(Type::I32, 0);
+                    self.b.table_set_size(image, zero);
+                }
             }
             O::Drop => {
                 self.pop()?;
@@ -617,7 +628,7 @@ impl Translator<'_, '_> {
                 let val = self.pop()?;
                 let dst = self.pop()?;
                 let m = MemIdx(mem);
-                if self.opts.bounds == BoundsMode::Checked {
+                if self.opts.bounds.checks_bulk() {
                     self.b.bounds_check_dyn(m, dst, len);
                 }
                 let addr = self.b.mem_addr(m, dst);
@@ -632,7 +643,7 @@ impl Translator<'_, '_> {
                 let (dm, sm) = (MemIdx(dst_mem), MemIdx(src_mem));
                 // Both checks come before any byte is written, so a copy
                 // that traps leaves the destination untouched.
-                if self.opts.bounds == BoundsMode::Checked {
+                if self.opts.bounds.checks_bulk() {
                     self.b.bounds_check_dyn(dm, dst, len);
                     self.b.bounds_check_dyn(sm, src, len);
                 }
@@ -641,14 +652,6 @@ impl Translator<'_, '_> {
                 self.b.memory_copy(dm, sm, dst_addr, src_addr, len);
             }
             O::MemoryInit { data_index, mem } => self.memory_init(data_index, mem)?,
-            O::ElemDrop { .. } => {
-                // Dropping an element segment is observable only through
-                // `table.init` (which reads the segment's length). `table.init`
-                // is still rejected as unsupported, and any rejected function
-                // rejects the whole module, so in every module we accept the
-                // drop has no effect. When `table.init` lands, this must clear
-                // the segment's length, like `data.drop` below.
-            }
             O::DataDrop { data_index } => {
                 // Active segments are already dropped (length 0) once
                 // instantiation is over: nothing to do for them.
@@ -913,13 +916,37 @@ impl Translator<'_, '_> {
         Ok((MemIdx(k), offset))
     }
 
+    /// The address and immediate offset of a `width`-byte access at wasm
+    /// address `index + offset`, guarded as the bounds mode says: checked
+    /// (a `bounds_check` first), masked (the effective address ANDed into
+    /// the memory's mask span, immediate 0; see [`BoundsMode::Mask`]) or
+    /// unguarded.
+    fn access_address(&mut self, mem: MemIdx, index: Value, offset: u32, width: u32) -> Result<(Value, u32), WasmError> {
+        let mask_span = self.env.memories.get(mem.0 as usize).and_then(|m| m.mask_span);
+        match (self.opts.bounds, mask_span) {
+            (BoundsMode::Mask, Some(span)) => {
+                let effective = if offset == 0 {
+                    index
+                } else {
+                    let k = self.b.iconst(Type::I32, offset as u64);
+                    self.b.binary(BinaryOp::Add, index, k)
+                };
+                let mask = self.b.iconst(Type::I32, span - 1);
+                let masked = self.b.binary(BinaryOp::And, effective, mask);
+                Ok((self.b.mem_addr(mem, masked), 0))
+            }
+            (BoundsMode::None, _) => Ok((self.b.mem_addr(mem, index), offset)),
+            _ => {
+                self.b.bounds_check(mem, index, offset as u64 + width as u64);
+                Ok((self.b.mem_addr(mem, index), offset))
+            }
+        }
+    }
+
     fn load(&mut self, kind: LoadKind, memarg: &MemArg, op: &Operator<'_>) -> Result<(), WasmError> {
         let (mem, offset) = self.memarg(memarg, op)?;
         let index = self.pop()?;
-        if self.opts.bounds == BoundsMode::Checked {
-            self.b.bounds_check(mem, index, offset as u64 + kind.width() as u64);
-        }
-        let addr = self.b.mem_addr(mem, index);
+        let (addr, offset) = self.access_address(mem, index, offset, kind.width())?;
         let v = self.b.load(kind, addr, offset);
         self.stack.push(v);
         Ok(())
@@ -929,10 +956,7 @@ impl Translator<'_, '_> {
         let (mem, offset) = self.memarg(memarg, op)?;
         let value = self.pop()?;
         let index = self.pop()?;
-        if self.opts.bounds == BoundsMode::Checked {
-            self.b.bounds_check(mem, index, offset as u64 + kind.width() as u64);
-        }
-        let addr = self.b.mem_addr(mem, index);
+        let (addr, offset) = self.access_address(mem, index, offset, kind.width())?;
         self.b.store(kind, addr, value, offset);
         Ok(())
     }
@@ -951,6 +975,179 @@ impl Translator<'_, '_> {
         }
         let a = self.b.iconst(Type::I32, amount as u64);
         self.b.binary(BinaryOp::Shl, v, a)
+    }
+
+    fn table(&self, index: u32) -> Result<&crate::env::TableDecl, WasmError> {
+        self.env.tables.get(index as usize).ok_or_else(|| self.internal("table index out of range"))
+    }
+
+    /// The synthesized table holding passive element segment `elem`'s
+    /// entries for `table.init` (see `module::add_segment_images`), if any.
+    fn segment_image(&self, elem: u32) -> Option<TableIdx> {
+        self.env.tables.iter().position(|t| t.segment == Some(elem)).map(|t| TableIdx(t as u32))
+    }
+
+    /// Traps with "out of bounds table access" unless `start + len <= size`
+    /// (all i32, unsigned, computed without wrap-around: `len <= size &&
+    /// start <= size - len`).
+    fn table_range_check(&mut self, start: Value, len: Value, size: Value) {
+        let len_fits = self.b.icmp(IntCC::LeU, len, size);
+        let room = self.b.binary(BinaryOp::Sub, size, len);
+        let start_fits = self.b.icmp(IntCC::LeU, start, room);
+        let fits = self.b.binary(BinaryOp::And, len_fits, start_fits);
+        self.b.trapz(fits, TrapCode::TableAccessOutOfBounds);
+    }
+
+    /// Emits `for k in 0..count { body(k) }` (i32, counting up) as IR
+    /// blocks: a header with the counter as its parameter, the body, and an
+    /// exit where translation continues. The blocks are registered with the
+    /// SSA builder, so locals read after the loop resolve through it.
+    fn counted_loop(
+        &mut self,
+        count: Value,
+        body: impl FnOnce(&mut Self, Value) -> Result<(), WasmError>,
+    ) -> Result<(), WasmError> {
+        let header = self.b.create_block();
+        let k = self.b.append_block_param(header, Type::I32);
+        let body_block = self.b.create_block();
+        let exit = self.b.create_block();
+        let zero = self.b.iconst(Type::I32, 0);
+        self.jump(header, &[zero])?;
+        self.switch_to(header);
+        let more = self.b.icmp(IntCC::LtU, k, count);
+        self.brif(more, body_block, &[], exit)?;
+        self.ssa.seal(self.b.func, body_block);
+        self.switch_to(body_block);
+        body(self, k)?;
+        let one = self.b.iconst(Type::I32, 1);
+        let next = self.b.binary(BinaryOp::Add, k, one);
+        self.jump(header, &[next])?;
+        self.ssa.seal(self.b.func, header);
+        self.ssa.seal(self.b.func, exit);
+        self.switch_to(exit);
+        Ok(())
+    }
+
+    /// `table.grow`: succeeds when `delta` entries fit in the reservation;
+    /// the new entries get the init value (entries past the size hold
+    /// whatever an earlier, larger life of the table left there).
+    fn table_grow(&mut self, table: u32) -> Result<(), WasmError> {
+        let decl = self.table(table)?;
+        let (reserved, imported) = (decl.reserved_entries, decl.import.is_some());
+        let t = TableIdx(table);
+        let delta = self.pop()?;
+        let init = self.pop()?;
+        let old = self.b.table_size(t);
+        // An imported table's reservation is its owner's: read it from the
+        // owner's reservation word (a synthesized global bound to it).
+        let reserved_v = if imported {
+            let &(g, _) = self
+                .env
+                .imported_table_max
+                .iter()
+                .find(|(_, tt)| *tt == table)
+                .ok_or_else(|| self.internal("no reservation global for a grown imported table"))?;
+            self.b.global_get(GlobalIdx(g), Type::I32)
+        } else {
+            self.b.iconst(Type::I32, reserved as u64)
+        };
+        // room = reserved - old; an owner's size never exceeds its
+        // reservation, but an imported one is checked rather than trusted.
+        let room = self.b.binary(BinaryOp::Sub, reserved_v, old);
+        let mut ok = self.b.icmp(IntCC::LeU, delta, room);
+        if imported {
+            let within = self.b.icmp(IntCC::LeU, old, reserved_v);
+            ok = self.b.binary(BinaryOp::And, ok, within);
+        }
+        let zero = self.b.iconst(Type::I32, 0);
+        let added = self.b.select(ok, delta, zero);
+        self.counted_loop(added, |tr, k| {
+            let at = tr.b.binary(BinaryOp::Add, old, k);
+            tr.b.table_set(t, at, init);
+            Ok(())
+        })?;
+        let new_size = self.b.binary(BinaryOp::Add, old, added);
+        self.b.table_set_size(t, new_size);
+        let failed = self.b.iconst(Type::I32, u32::MAX as u64);
+        let result = self.b.select(ok, old, failed);
+        self.stack.push(result);
+        Ok(())
+    }
+
+    /// `table.fill`: checks the whole range first, then stores.
+    fn table_fill(&mut self, table: u32) -> Result<(), WasmError> {
+        self.table(table)?;
+        let t = TableIdx(table);
+        let len = self.pop()?;
+        let value = self.pop()?;
+        let start = self.pop()?;
+        let size = self.b.table_size(t);
+        self.table_range_check(start, len, size);
+        self.counted_loop(len, |tr, k| {
+            let at = tr.b.binary(BinaryOp::Add, start, k);
+            tr.b.table_set(t, at, value);
+            Ok(())
+        })
+    }
+
+    /// Copies `len` entries from `src` of table `src_t` to `dst` of table
+    /// `dst_t`, both ranges already checked. Overlap-correct like memmove:
+    /// forwards when `dst <= src`, else backwards (entry `len-1-k` in step
+    /// `k`), one loop with the direction chosen per step by a `select`.
+    fn copy_entries(&mut self, dst_t: TableIdx, dst: Value, src_t: TableIdx, src: Value, len: Value) -> Result<(), WasmError> {
+        let forwards = self.b.icmp(IntCC::LeU, dst, src);
+        let one = self.b.iconst(Type::I32, 1);
+        let last = self.b.binary(BinaryOp::Sub, len, one);
+        self.counted_loop(len, |tr, k| {
+            let backwards_k = tr.b.binary(BinaryOp::Sub, last, k);
+            let j = tr.b.select(forwards, k, backwards_k);
+            let from = tr.b.binary(BinaryOp::Add, src, j);
+            let r = tr.b.table_get(src_t, from);
+            let to = tr.b.binary(BinaryOp::Add, dst, j);
+            tr.b.table_set(dst_t, to, r);
+            Ok(())
+        })
+    }
+
+    /// `table.copy`: both ranges are checked before any entry is written.
+    fn table_copy(&mut self, dst_table: u32, src_table: u32) -> Result<(), WasmError> {
+        self.table(dst_table)?;
+        self.table(src_table)?;
+        let (dt, st) = (TableIdx(dst_table), TableIdx(src_table));
+        let len = self.pop()?;
+        let src = self.pop()?;
+        let dst = self.pop()?;
+        let dst_size = self.b.table_size(dt);
+        self.table_range_check(dst, len, dst_size);
+        let src_size = self.b.table_size(st);
+        self.table_range_check(src, len, src_size);
+        self.copy_entries(dt, dst, st, src, len)
+    }
+
+    /// `table.init`: the segment's entries come from its read-only image
+    /// (whose size is the segment's current length). Active and
+    /// declarative segments are dropped once instantiation is over, so
+    /// their length is 0 and only empty ranges at 0 succeed.
+    fn table_init(&mut self, elem: u32, table: u32) -> Result<(), WasmError> {
+        self.table(table)?;
+        let t = TableIdx(table);
+        let len = self.pop()?;
+        let src = self.pop()?;
+        let dst = self.pop()?;
+        let size = self.b.table_size(t);
+        self.table_range_check(dst, len, size);
+        match self.segment_image(elem) {
+            Some(image) => {
+                let seg_len = self.b.table_size(image);
+                self.table_range_check(src, len, seg_len);
+                self.copy_entries(t, dst, image, src, len)
+            }
+            None => {
+                let zero = self.b.iconst(Type::I32, 0);
+                self.table_range_check(src, len, zero);
+                Ok(())
+            }
+        }
     }
 
     /// `table.get`/`table.set`: trap "out of bounds table access" unless
@@ -1057,7 +1254,7 @@ impl Translator<'_, '_> {
         let src = self.pop()?;
         let dst = self.pop()?;
         let m = MemIdx(mem);
-        if self.opts.bounds == BoundsMode::Checked {
+        if self.opts.bounds.checks_bulk() {
             self.b.bounds_check_dyn(m, dst, len);
         }
         // src + len <= seg_len without wrap: len <= seg_len && src <= seg_len - len.

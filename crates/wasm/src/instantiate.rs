@@ -60,8 +60,18 @@ pub(crate) fn build_instantiate(env: &ModuleEnv) -> Result<Function, WasmError> 
     }
 
     // Tables: size = minimum, every entry null or the table's initializer
-    // (a loop: tables can be long).
+    // (a loop: tables can be long). Imported tables belong to their owner;
+    // element-segment images are read-only, only their length is set.
     for (t, table) in env.tables.iter().enumerate() {
+        if table.import.is_some() {
+            continue;
+        }
+        if let Some(e) = table.segment {
+            let len = env.elements.get(e as usize).map_or(0, |seg| seg.items.len());
+            let len = b.iconst(Type::I32, len as u64);
+            b.table_set_size(TableIdx(t as u32), len);
+            continue;
+        }
         let init = elem_value(&mut b, env, table.init, &format!("initializer of table {t}"))?;
         let t = TableIdx(t as u32);
         let min = b.iconst(Type::I32, table.min_entries as u64);
@@ -184,6 +194,10 @@ fn elem_value(b: &mut FunctionBuilder<'_>, env: &ModuleEnv, item: ElemItem, what
             b.func_ref(FuncIdx(f))
         }
         ElemItem::Null => b.iconst(Type::I32, 0),
+        ElemItem::GlobalGet(g) => {
+            let global = env.globals.get(g as usize).ok_or_else(|| WasmError::new(format!("{what} reads missing global {g}")))?;
+            b.global_get(GlobalIdx(g), global.ty)
+        }
     })
 }
 
@@ -197,6 +211,8 @@ fn const_value(b: &mut FunctionBuilder<'_>, env: &ModuleEnv, expr: &ConstExpr, w
         // Bits as written: NaN payloads survive.
         ConstExpr::F32(bits) => return Ok(b.fconst(Type::F32, *bits as u64)),
         ConstExpr::F64(bits) => return Ok(b.fconst(Type::F64, *bits)),
+        ConstExpr::RefNull => return Ok(b.iconst(Type::I32, 0)),
+        ConstExpr::RefFunc(f) => return elem_value(b, env, ElemItem::Func(*f), what),
     };
     let mut stack: Vec<Value> = Vec::new();
     let bad = || WasmError::new(format!("malformed constant expression in {what}"));

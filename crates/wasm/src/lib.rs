@@ -19,6 +19,9 @@
 //!   offset+width`, `mem_base.k`, `addr_add`, then the access with the wasm
 //!   offset as immediate. Bulk operations check each involved memory with
 //!   `bounds_check_dyn` before the unchecked bulk instruction.
+//! - With `BoundsMode::Mask` a load/store on a defined memory is
+//!   `and (index + offset), span - 1`, `mem_base.k`, `addr_add`, then the
+//!   access with immediate 0 (no check); bulk operations are checked.
 //! - `i32.div_s`/`div_u`/`rem_s`/`rem_u` emit `trapz divisor` (and for
 //!   `div_s` a `trapnz` on `MIN / -1`) before the total IR division.
 //! - `memory.grow` is branch-free: `mem_set_size` to `ok ? old + delta·page
@@ -39,14 +42,27 @@
 //!   table's size to its minimum, clears it, and writes the active element
 //!   segments (returning 10, "out of bounds table access", if one does not
 //!   fit) before the data segments.
+//! - Every reference value (funcref, externref, typed function references)
+//!   is an i32 in the IR (externref: the host's 32-bit value, 0 = null);
+//!   `ModuleEnv::func_types`/`GlobalDecl::value_type`/`TableDecl::elem`
+//!   keep the declared types.
+//! - `table.grow/fill/copy/init` are range checks (`trapz`, code 10) then a
+//!   counted loop of `table_get`/`table_set` in fresh IR blocks; `table.grow`
+//!   is -1 beyond the reservation (an imported table's is read from a
+//!   synthesized global bound to the owner's `__max` word,
+//!   `ModuleEnv::imported_table_max`). `table.init` copies from the
+//!   segment's read-only image, a synthesized table after the module's own
+//!   (`TableDecl::segment`) whose size `elem.drop` sets to 0.
 //! - Shifts and rotates are the IR's `ishl`/`sshr`/`ushr`/`rotl`/`rotr` with
 //!   wasm semantics assumed (the amount is taken modulo the bit width).
 
 pub mod env;
 pub use env::*;
+pub use link::{check_imports, type_spelling, LinkError};
 
 mod func;
 mod instantiate;
+pub mod link;
 mod module;
 mod ssa;
 
@@ -62,6 +78,28 @@ pub enum BoundsMode {
     Checked,
     /// No checks at all: the code is trusted.
     None,
+    /// Containment without traps: a load/store's effective address
+    /// (`index + offset`, modulo 2^32) is ANDed with `span - 1`, where
+    /// `span` = max(32, next power of two ≥ the reservation), so every access
+    /// lands inside the memory's own region, whose last [`MASK_GUARD_BYTES`]
+    /// bytes absorb the tail of an access at the end of the span. Accesses
+    /// in bounds behave exactly as in wasm; out-of-bounds ones wrap instead
+    /// of trapping. Bulk operations (`memory.copy/fill/init`) stay checked
+    /// (a masked range has no meaning), and so do accesses to imported
+    /// memories, whose reservation is only known at link time.
+    Mask,
+}
+
+/// Bytes after a mask-mode memory's power-of-two span: the widest access
+/// (8 bytes) at the last masked address ends inside them.
+pub const MASK_GUARD_BYTES: u64 = 8;
+
+impl BoundsMode {
+    /// Whether bulk operations (and accesses that cannot be masked) check
+    /// their bounds.
+    pub fn checks_bulk(self) -> bool {
+        self != BoundsMode::None
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -74,6 +112,14 @@ pub struct TranslateOptions {
     /// Reservation in bytes for memories that declare no maximum and have no
     /// entry in `memory_max` (raised to the minimum when smaller).
     pub default_memory_max: Option<u64>,
+    /// Per-table reservation in entries, `(table index, entries)`: at least
+    /// the table's minimum, at most its declared maximum. `table.grow`
+    /// beyond the reservation returns -1.
+    pub table_max: Vec<(u32, u32)>,
+    /// Reservation in entries for tables that declare no maximum and have
+    /// no entry in `table_max` (raised to the minimum); without it such a
+    /// table reserves its minimum and cannot grow.
+    pub default_table_max: Option<u32>,
 }
 
 #[derive(Clone, Debug)]
@@ -126,7 +172,8 @@ impl WasmError {
             WasmErrorKind::Internal
         } else if message.starts_with("--") {
             WasmErrorKind::Options
-        } else if message.starts_with("memory ") && message.contains(" would reserve ") {
+        } else if (message.starts_with("memory ") || message.starts_with("table ")) && message.contains(" would reserve ")
+        {
             WasmErrorKind::Limit
         } else {
             WasmErrorKind::Invalid
@@ -204,6 +251,8 @@ pub fn translate(wasm: &[u8], opts: &TranslateOptions) -> Result<Translation, Wa
     let parsed = module::parse_module(wasm, opts)?;
     let mut env = parsed.env;
     let segment_lengths = module::add_segment_length_globals(&mut env, &parsed.bodies)?;
+    module::add_segment_images(&mut env, &parsed.bodies)?;
+    module::add_imported_table_max_globals(&mut env, &parsed.bodies)?;
     let mut functions = Vec::with_capacity(parsed.bodies.len());
     for (i, body) in parsed.bodies.iter().enumerate() {
         let index = env.num_imported_funcs + i as u32;

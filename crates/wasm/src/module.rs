@@ -3,7 +3,7 @@
 //! does not support and memory reservations that cannot be honoured.
 
 use crate::env::*;
-use crate::{TranslateOptions, WasmError};
+use crate::{BoundsMode, TranslateOptions, WasmError};
 use bulkhead_ir::{Signature, Type};
 use wasmparser::{ExternalKind, FunctionBody, Operator, Parser, Payload, TypeRef, ValType};
 
@@ -18,14 +18,36 @@ pub(crate) struct ParsedModule<'a> {
 /// relies on sizes fitting in 31 bits).
 pub(crate) const MAX_RESERVED_BYTES: u64 = 1 << 31;
 
-pub(crate) fn val_type(t: ValType) -> Option<Type> {
+/// The module-level value type of `t`, if bulkhead supports it: numbers and
+/// the abstract `func`/`extern` references (nullable or not).
+pub(crate) fn value_type(t: ValType) -> Option<ValueType> {
     match t {
-        ValType::I32 => Some(Type::I32),
-        ValType::I64 => Some(Type::I64),
-        ValType::F32 => Some(Type::F32),
-        ValType::F64 => Some(Type::F64),
-        ValType::V128 | ValType::Ref(_) => None,
+        ValType::I32 => Some(ValueType::I32),
+        ValType::I64 => Some(ValueType::I64),
+        ValType::F32 => Some(ValueType::F32),
+        ValType::F64 => Some(ValueType::F64),
+        ValType::Ref(r) => ref_type(r).map(ValueType::Ref),
+        ValType::V128 => None,
     }
+}
+
+/// `funcref`/`externref`, typed function references `(ref null $t)` and
+/// their non-null forms; GC types (and the bottom types) are not supported.
+pub(crate) fn ref_type(r: wasmparser::RefType) -> Option<RefType> {
+    use wasmparser::{AbstractHeapType, HeapType, UnpackedIndex};
+    let kind = match r.heap_type() {
+        HeapType::Abstract { shared: false, ty: AbstractHeapType::Func } => RefKind::Func,
+        HeapType::Abstract { shared: false, ty: AbstractHeapType::Extern } => RefKind::Extern,
+        // GC types are refused earlier, so a concrete type is a function type.
+        HeapType::Concrete(UnpackedIndex::Module(n)) => RefKind::Typed(n),
+        _ => return None,
+    };
+    Some(RefType { kind, nullable: r.is_nullable() })
+}
+
+/// How the IR carries a value of type `t` (references as i32).
+pub(crate) fn val_type(t: ValType) -> Option<Type> {
+    value_type(t).map(ValueType::ir_type)
 }
 
 pub(crate) fn val_type_name(t: ValType) -> String {
@@ -54,10 +76,10 @@ pub(crate) fn parse_module<'a>(wasm: &'a [u8], opts: &TranslateOptions) -> Resul
                 let start = reader.range().start;
                 for (i, ty) in reader.into_iter_err_on_gc_types().enumerate() {
                     let ty = ty.map_err(WasmError::from_parser)?;
-                    let mut sig = Signature::default();
-                    for (list, out) in [(ty.params(), &mut sig.params), (ty.results(), &mut sig.results)] {
+                    let mut func_type = FuncType::default();
+                    for (list, out) in [(ty.params(), &mut func_type.params), (ty.results(), &mut func_type.results)] {
                         for &t in list {
-                            match val_type(t) {
+                            match value_type(t) {
                                 Some(t) => out.push(t),
                                 None => {
                                     return Err(WasmError::at(
@@ -68,7 +90,8 @@ pub(crate) fn parse_module<'a>(wasm: &'a [u8], opts: &TranslateOptions) -> Resul
                             }
                         }
                     }
-                    env.types.push(sig);
+                    env.types.push(func_type.signature());
+                    env.func_types.push(func_type);
                 }
             }
             Payload::ImportSection(reader) => {
@@ -86,23 +109,20 @@ pub(crate) fn parse_module<'a>(wasm: &'a [u8], opts: &TranslateOptions) -> Resul
                             env.memories.push(decl);
                         }
                         TypeRef::Global(gt) => {
-                            let ty = global_type(gt.content_type, env.globals.len() as u32, offset)?;
+                            let value_type = global_type(gt.content_type, env.globals.len() as u32, offset)?;
                             env.globals.push(GlobalDecl {
-                                ty,
+                                ty: value_type.ir_type(),
+                                value_type,
                                 mutable: gt.mutable,
                                 init: None,
                                 import: Some(imp),
                                 exports: Vec::new(),
                             });
                         }
-                        TypeRef::Table(_) => {
-                            return Err(WasmError::at(
-                                format!(
-                                    "unsupported: table import {}.{} (tables are not supported yet)",
-                                    import.module, import.name
-                                ),
-                                offset,
-                            ))
+                        TypeRef::Table(ty) => {
+                            let index = env.tables.len() as u32;
+                            let table = wasmparser::Table { ty, init: wasmparser::TableInit::RefNull };
+                            env.tables.push(table_decl(&table, index, opts, offset, Some(imp))?);
                         }
                         TypeRef::Tag(_) => {
                             return Err(WasmError::at(
@@ -124,7 +144,7 @@ pub(crate) fn parse_module<'a>(wasm: &'a [u8], opts: &TranslateOptions) -> Resul
                 for item in reader.into_iter_with_offsets() {
                     let (offset, table) = item.map_err(WasmError::from_parser)?;
                     let index = env.tables.len() as u32;
-                    env.tables.push(table_decl(&table, index, offset)?);
+                    env.tables.push(table_decl(&table, index, opts, offset, None)?);
                 }
             }
             Payload::MemorySection(reader) => {
@@ -141,10 +161,11 @@ pub(crate) fn parse_module<'a>(wasm: &'a [u8], opts: &TranslateOptions) -> Resul
                 for item in reader.into_iter_with_offsets() {
                     let (offset, g) = item.map_err(WasmError::from_parser)?;
                     let index = env.globals.len() as u32;
-                    let ty = global_type(g.ty.content_type, index, offset)?;
+                    let value_type = global_type(g.ty.content_type, index, offset)?;
                     let init = const_expr(&g.init_expr, &format!("initializer of global {index}"))?;
                     env.globals.push(GlobalDecl {
-                        ty,
+                        ty: value_type.ir_type(),
+                        value_type,
                         mutable: g.ty.mutable,
                         init: Some(init),
                         import: None,
@@ -164,12 +185,7 @@ pub(crate) fn parse_module<'a>(wasm: &'a [u8], opts: &TranslateOptions) -> Resul
                         }
                         ExternalKind::Memory => env.memories.get_mut(index).ok_or_else(missing)?.exports.push(name),
                         ExternalKind::Global => env.globals.get_mut(index).ok_or_else(missing)?.exports.push(name),
-                        ExternalKind::Table => {
-                            return Err(WasmError::at(
-                                format!("unsupported: table export {name:?} (tables are not supported yet)"),
-                                offset,
-                            ))
-                        }
+                        ExternalKind::Table => env.tables.get_mut(index).ok_or_else(missing)?.exports.push(name),
                         ExternalKind::Tag => {
                             return Err(WasmError::at(format!("unsupported: tag export {name:?} (exceptions)"), offset))
                         }
@@ -215,8 +231,8 @@ fn lookup_type(env: &ModuleEnv, type_index: u32, offset: u64) -> Result<Signatur
         .ok_or_else(|| WasmError::at(format!("type index {type_index} out of range"), offset))
 }
 
-fn global_type(t: ValType, index: u32, offset: u64) -> Result<Type, WasmError> {
-    val_type(t).ok_or_else(|| WasmError::at(format!("unsupported global type {} (global {index})", val_type_name(t)), offset))
+fn global_type(t: ValType, index: u32, offset: u64) -> Result<ValueType, WasmError> {
+    value_type(t).ok_or_else(|| WasmError::at(format!("unsupported global type {} (global {index})", val_type_name(t)), offset))
 }
 
 /// The reservation rules: an explicit per-memory `memory_max` wins (it must
@@ -290,6 +306,7 @@ fn memory_decl(
         min_pages: mt.initial,
         max_pages: mt.maximum,
         reserved_bytes: reserved,
+        mask_span: (opts.bounds == BoundsMode::Mask && import.is_none()).then(|| reserved.max(32).next_power_of_two()),
         import,
         exports: Vec::new(),
     })
@@ -298,11 +315,21 @@ fn memory_decl(
 /// Largest table bulkhead reserves, in entries (4 bytes each).
 pub(crate) const MAX_TABLE_ENTRIES: u64 = 1 << 20;
 
-/// A defined table. Only tables of function references (`funcref`, `(ref
-/// func)`) are supported, with an initializer that is `ref.func` or
-/// `ref.null` if any. The reservation is the minimum: `table.grow` is not
-/// supported yet, so the size never exceeds it.
-fn table_decl(table: &wasmparser::Table<'_>, index: u32, offset: u64) -> Result<TableDecl, WasmError> {
+/// A table of `funcref`/`externref` (nullable or not) with an initializer
+/// that is `ref.func`, `ref.null` or `global.get`, if any. The reservation
+/// rules mirror those of memories: an explicit `table_max` entry (between
+/// the minimum and the declared maximum), else the declared maximum, else
+/// `default_table_max` (raised to the minimum), else the minimum; at most
+/// [`MAX_TABLE_ENTRIES`]. An imported table's reservation is its owner's
+/// (read at run time); the value computed here only bounds the importer's
+/// view.
+fn table_decl(
+    table: &wasmparser::Table<'_>,
+    index: u32,
+    opts: &TranslateOptions,
+    offset: u64,
+    import: Option<Import>,
+) -> Result<TableDecl, WasmError> {
     let ty = &table.ty;
     if ty.table64 {
         return Err(WasmError::at(format!("unsupported: 64-bit table {index}"), offset));
@@ -310,38 +337,76 @@ fn table_decl(table: &wasmparser::Table<'_>, index: u32, offset: u64) -> Result<
     if ty.shared {
         return Err(WasmError::at(format!("unsupported: shared table {index}"), offset));
     }
-    // `is_func_ref` excludes typed references `(ref $t)`, whose calls
-    // would need subtyping-aware type checks.
-    if !ty.element_type.is_func_ref() {
-        return Err(WasmError::at(
+    let elem = ref_type(ty.element_type).ok_or_else(|| {
+        WasmError::at(
             format!(
-                "unsupported: table {index} of type {} (only funcref and (ref func) tables are supported)",
+                "unsupported: table {index} of type {} (only funcref and externref tables are supported)",
                 ty.element_type
             ),
             offset,
-        ));
-    }
+        )
+    })?;
     let init = match &table.init {
         wasmparser::TableInit::RefNull => ElemItem::Null,
         wasmparser::TableInit::Expr(expr) => {
             elem_item(expr, offset).map_err(|e| WasmError { message: format!("{} (initializer of table {index})", e.message), ..e })?
         }
     };
-    if ty.initial > MAX_TABLE_ENTRIES {
-        return Err(WasmError::at(
+    let too_big = |entries: u64| {
+        WasmError::at(
             format!(
-                "unsupported: table {index} would reserve {} entries (bulkhead reserves at most {MAX_TABLE_ENTRIES})",
+                "table {index} would reserve {entries} entries, more than the {MAX_TABLE_ENTRIES} bulkhead reserves \
+                 at most; pass a smaller --table-max {index}=N (at least its minimum of {} entries)",
                 ty.initial
             ),
             offset,
-        ));
+        )
+    };
+    if ty.initial > MAX_TABLE_ENTRIES {
+        return Err(too_big(ty.initial));
     }
     let min = ty.initial as u32;
+    let max = ty.maximum;
+    let requested = opts.table_max.iter().rev().find(|(t, _)| *t == index).map(|&(_, n)| n);
+    let reserved: u64 = if let Some(n) = requested {
+        if n < min {
+            return Err(WasmError::at(
+                format!("--table-max of {n} entries for table {index} is below its minimum size of {min} entries"),
+                offset,
+            ));
+        }
+        if max.is_some_and(|m| u64::from(n) > m) {
+            return Err(WasmError::at(
+                format!(
+                    "--table-max of {n} entries for table {index} is above its declared maximum of {} entries",
+                    max.unwrap_or_default()
+                ),
+                offset,
+            ));
+        }
+        n.into()
+    } else if let Some(m) = max {
+        m
+    } else if let Some(default) = opts.default_table_max {
+        u64::from(default.max(min))
+    } else {
+        min.into()
+    };
+    // An import's reservation is its owner's business: clamp rather than
+    // refuse (the importer never writes past the owner's size).
+    let reserved = if import.is_some() { reserved.min(MAX_TABLE_ENTRIES) } else { reserved };
+    if reserved > MAX_TABLE_ENTRIES {
+        return Err(too_big(reserved));
+    }
     Ok(TableDecl {
+        elem,
         init,
         min_entries: min,
-        max_entries: ty.maximum.map(|m| u32::try_from(m).unwrap_or(u32::MAX)),
-        reserved_entries: min,
+        max_entries: max.map(|m| u32::try_from(m).unwrap_or(u32::MAX)),
+        reserved_entries: reserved as u32,
+        import,
+        exports: Vec::new(),
+        segment: None,
     })
 }
 
@@ -357,19 +422,22 @@ fn elem_segment(elem: wasmparser::Element<'_>, index: u32, offset: u64) -> Resul
         },
     };
     let mut items = Vec::new();
+    let elem_type = match &elem.items {
+        wasmparser::ElementItems::Functions(_) => RefType::FUNCREF,
+        wasmparser::ElementItems::Expressions(ty, _) => ref_type(*ty).ok_or_else(|| {
+            WasmError::at(
+                format!("unsupported: element segment {index} of type {ty} (only funcref and externref segments are supported)"),
+                offset,
+            )
+        })?,
+    };
     match elem.items {
         wasmparser::ElementItems::Functions(reader) => {
             for f in reader {
                 items.push(ElemItem::Func(f.map_err(WasmError::from_parser)?));
             }
         }
-        wasmparser::ElementItems::Expressions(ty, reader) => {
-            if !ty.is_func_ref() {
-                return Err(WasmError::at(
-                    format!("unsupported: element segment {index} of type {ty} (only funcref segments are supported)"),
-                    offset,
-                ));
-            }
+        wasmparser::ElementItems::Expressions(_, reader) => {
             for expr in reader.into_iter_with_offsets() {
                 let (at, expr) = expr.map_err(WasmError::from_parser)?;
                 items.push(elem_item(&expr, at).map_err(|e| WasmError {
@@ -379,17 +447,18 @@ fn elem_segment(elem: wasmparser::Element<'_>, index: u32, offset: u64) -> Resul
             }
         }
     }
-    Ok(ElemSegment { kind, items })
+    Ok(ElemSegment { kind, elem: elem_type, items })
 }
 
-/// `ref.func n` or `ref.null func`; anything else (`global.get` of a
-/// funcref global) is not supported. The caller names the expression.
+/// `ref.func n`, `ref.null` or `global.get g`. The caller names the
+/// expression.
 fn elem_item(expr: &wasmparser::ConstExpr<'_>, offset: u64) -> Result<ElemItem, WasmError> {
     let mut reader = expr.get_operators_reader();
     let first = reader.read().map_err(WasmError::from_parser)?;
     let item = match first {
         Operator::RefFunc { function_index } => ElemItem::Func(function_index),
         Operator::RefNull { .. } => ElemItem::Null,
+        Operator::GlobalGet { global_index } => ElemItem::GlobalGet(global_index),
         other => {
             return Err(WasmError::at(
                 format!("unsupported operator {} in a reference expression", crate::func::operator_name(&other)),
@@ -417,6 +486,16 @@ pub(crate) fn const_expr(expr: &wasmparser::ConstExpr<'_>, what: &str) -> Result
             Operator::I32Const { value } => ConstOp::I32(value),
             Operator::I64Const { value } => ConstOp::I64(value),
             Operator::GlobalGet { global_index } => ConstOp::GlobalGet(global_index),
+            Operator::RefNull { .. } | Operator::RefFunc { .. } if ops.is_empty() => {
+                let rest = reader.read().map_err(WasmError::from_parser)?;
+                if !matches!(rest, Operator::End) {
+                    return Err(WasmError::at(format!("unsupported constant expression in {what}"), offset));
+                }
+                return Ok(match op {
+                    Operator::RefFunc { function_index } => ConstExpr::RefFunc(function_index),
+                    _ => ConstExpr::RefNull,
+                });
+            }
             Operator::I32Add => ConstOp::I32Add,
             Operator::I32Sub => ConstOp::I32Sub,
             Operator::I32Mul => ConstOp::I32Mul,
@@ -454,6 +533,18 @@ pub(crate) fn const_expr(expr: &wasmparser::ConstExpr<'_>, what: &str) -> Result
     })
 }
 
+/// Calls `visit` with every operator of every body and its byte offset.
+fn for_each_operator(bodies: &[FunctionBody<'_>], mut visit: impl FnMut(Operator<'_>, u64)) -> Result<(), WasmError> {
+    for body in bodies {
+        let mut reader = body.get_operators_reader().map_err(WasmError::from_parser)?;
+        while !reader.eof() {
+            let (op, offset) = reader.read_with_offset().map_err(WasmError::from_parser)?;
+            visit(op, offset);
+        }
+    }
+    Ok(())
+}
+
 /// `data.drop` needs run-time state: for every passive segment that some
 /// function drops, a synthesized mutable i32 global holding the segment's
 /// current length (its byte length, set by `instantiate`; 0 once dropped).
@@ -467,14 +558,11 @@ pub(crate) fn add_segment_length_globals(
     bodies: &[FunctionBody<'_>],
 ) -> Result<std::collections::BTreeMap<u32, u32>, WasmError> {
     let mut dropped = std::collections::BTreeSet::new();
-    for body in bodies {
-        let mut reader = body.get_operators_reader().map_err(WasmError::from_parser)?;
-        while !reader.eof() {
-            if let Operator::DataDrop { data_index } = reader.read().map_err(WasmError::from_parser)? {
-                dropped.insert(data_index);
-            }
+    for_each_operator(bodies, |op, _| {
+        if let Operator::DataDrop { data_index } = op {
+            dropped.insert(data_index);
         }
-    }
+    })?;
     let mut globals = std::collections::BTreeMap::new();
     for seg in dropped {
         let Some(segment) = env.data.get(seg as usize) else { continue };
@@ -486,6 +574,7 @@ pub(crate) fn add_segment_length_globals(
         globals.insert(seg, env.globals.len() as u32);
         env.globals.push(GlobalDecl {
             ty: Type::I32,
+            value_type: ValueType::I32,
             mutable: true,
             init: Some(ConstExpr::I32(len)),
             import: None,
@@ -493,6 +582,77 @@ pub(crate) fn add_segment_length_globals(
         });
     }
     Ok(globals)
+}
+
+/// `table.grow` of an imported table needs its owner's reservation, only
+/// known at link time: for every imported table some function grows, a
+/// synthesized global stands for the owner's `const uint32_t` reservation
+/// word (see `ModuleEnv::imported_table_max`).
+pub(crate) fn add_imported_table_max_globals(env: &mut ModuleEnv, bodies: &[FunctionBody<'_>]) -> Result<(), WasmError> {
+    let mut grown = std::collections::BTreeSet::new();
+    for_each_operator(bodies, |op, _| {
+        if let Operator::TableGrow { table } = op {
+            grown.insert(table);
+        }
+    })?;
+    for t in grown {
+        if env.tables.get(t as usize).is_some_and(|table| table.import.is_some()) {
+            env.imported_table_max.push((env.globals.len() as u32, t));
+            env.globals.push(GlobalDecl {
+                ty: Type::I32,
+                value_type: ValueType::I32,
+                mutable: false,
+                init: None,
+                import: None,
+                exports: Vec::new(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `table.init` reads element segments at run time: every passive segment
+/// some function initializes a table from gets a synthesized table, its
+/// *image*, appended after the module's tables (`TableDecl::segment`). The
+/// object writer puts the image's entries in `.rodata`; `instantiate` sets
+/// its size to the segment's length and `elem.drop` to 0, so `table.init`
+/// bounds-checks against the size and copies with `table.get`/`table.set`.
+/// Active and declarative segments have length 0 once instantiation is
+/// over and need no image.
+pub(crate) fn add_segment_images(env: &mut ModuleEnv, bodies: &[FunctionBody<'_>]) -> Result<(), WasmError> {
+    let mut used = std::collections::BTreeMap::new();
+    for_each_operator(bodies, |op, offset| {
+        if let Operator::TableInit { elem_index, .. } = op {
+            used.entry(elem_index).or_insert(offset);
+        }
+    })?;
+    for (e, offset) in used {
+        let Some(segment) = env.elements.get(e as usize) else { continue };
+        if !matches!(segment.kind, ElemKind::Passive) {
+            continue;
+        }
+        if segment.items.iter().any(|item| matches!(item, ElemItem::GlobalGet(_))) {
+            return Err(WasmError::at(
+                format!("unsupported: table.init from element segment {e}, which has global.get items"),
+                offset,
+            ));
+        }
+        let len = u32::try_from(segment.items.len())
+            .ok()
+            .filter(|&n| u64::from(n) <= MAX_TABLE_ENTRIES)
+            .ok_or_else(|| WasmError::at(format!("unsupported: element segment {e} has more than {MAX_TABLE_ENTRIES} items"), offset))?;
+        env.tables.push(TableDecl {
+            elem: segment.elem,
+            init: ElemItem::Null,
+            min_entries: len,
+            max_entries: Some(len),
+            reserved_entries: len,
+            import: None,
+            exports: Vec::new(),
+            segment: Some(e),
+        });
+    }
+    Ok(())
 }
 
 /// The index of the function whose body contains byte `offset`, if any

@@ -139,6 +139,10 @@ fn arg(a: &WastArg<'_>) -> Option<Val> {
         WastArg::Core(WastArgCore::I64(x)) => Some(Val::I64(*x as u64)),
         WastArg::Core(WastArgCore::F32(x)) => Some(Val::F32(x.bits)),
         WastArg::Core(WastArgCore::F64(x)) => Some(Val::F64(x.bits)),
+        // References are i32 in the IR: null is 0, the host value N of
+        // `ref.extern N` is N + 1 (the wast runner's encoding).
+        WastArg::Core(WastArgCore::RefNull(_)) => Some(Val::I32(0)),
+        WastArg::Core(WastArgCore::RefExtern(n)) => n.checked_add(1).map(Val::I32),
         _ => None,
     }
 }
@@ -160,6 +164,12 @@ fn matches(expected: &WastRet<'_>, got: Val) -> bool {
             NanPattern::CanonicalNan => y & 0x7fff_ffff_ffff_ffff == 0x7ff8_0000_0000_0000,
             NanPattern::ArithmeticNan => y & 0x7ff8_0000_0000_0000 == 0x7ff8_0000_0000_0000,
         },
+        (WastRet::Core(WastRetCore::RefNull(_)), Val::I32(y)) => y == 0,
+        // A non-null funcref is a descriptor address: only non-null-ness
+        // can be checked.
+        (WastRet::Core(WastRetCore::RefFunc(_)), Val::I32(y)) => y != 0,
+        (WastRet::Core(WastRetCore::RefExtern(Some(n))), Val::I32(y)) => n.checked_add(1) == Some(y),
+        (WastRet::Core(WastRetCore::RefExtern(None)), Val::I32(y)) => y != 0,
         _ => false,
     }
 }

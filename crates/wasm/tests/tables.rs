@@ -6,7 +6,7 @@ mod common;
 
 use bulkhead_ir::interp::{self, InterpError, Memories, State, Tables, Val};
 use bulkhead_ir::*;
-use bulkhead_wasm::{translate, TranslateOptions, Translation, WasmErrorKind};
+use bulkhead_wasm::{translate, ElemItem, TranslateOptions, Translation, WasmErrorKind};
 use common::{func, translate as translate_ok, wasm};
 
 fn insts(f: &Function) -> Vec<&InstData> {
@@ -25,7 +25,25 @@ fn fresh_state(tr: &Translation) -> State {
         globals: env.globals.iter().map(|g| Val::zero(g.ty)).collect(),
         data: env.data.iter().map(|d| d.bytes.clone()).collect(),
         tables: Tables {
-            entries: env.tables.iter().map(|t| vec![0xdead_beef; t.reserved_entries as usize]).collect(),
+            // Element-segment images are read-only data (the object writer
+            // puts the descriptors there); every other table starts as junk
+            // that instantiation must overwrite.
+            entries: env
+                .tables
+                .iter()
+                .map(|t| match t.segment {
+                    Some(e) => env.elements[e as usize]
+                        .items
+                        .iter()
+                        .map(|item| match item {
+                            ElemItem::Func(f) => Tables::func_ref(FuncIdx(*f)),
+                            ElemItem::Null => 0,
+                            ElemItem::GlobalGet(_) => panic!("images hold no global.get items"),
+                        })
+                        .collect(),
+                    None => vec![0xdead_beef; t.reserved_entries as usize],
+                })
+                .collect(),
             sizes: vec![0; env.tables.len()],
             func_type_ids: env.funcs.iter().map(|f| canonical(&f.sig)).collect(),
             sig_type_ids: env.types.iter().map(canonical).collect(),
@@ -313,10 +331,178 @@ fn table_get_set_and_refs_on_the_operand_stack_match_wasmi() {
     );
 }
 
+/// wasmi reports one trap code for "undefined element" (call_indirect) and
+/// "out of bounds table access" (table.get/set/init/copy/fill); the spec
+/// tells them apart. Merges ours for the comparison.
+fn merge_table_traps(outcomes: &[Outcome]) -> Vec<Outcome> {
+    outcomes
+        .iter()
+        .map(|o| match o {
+            Err(TrapCode::TableAccessOutOfBounds) => Err(TrapCode::TableOutOfBounds),
+            other => other.clone(),
+        })
+        .collect()
+}
+
+fn assert_same_as_wasmi_modulo_table_traps(text: &str, calls: &[(&str, Vec<u32>)]) -> Vec<Outcome> {
+    let tr = translate_ok(text);
+    let (code, outcomes) = run_ir(&tr, calls);
+    let (their_code, theirs) = run_wasmi(&wasm(text), calls);
+    assert_eq!(code, their_code, "instantiation");
+    assert_eq!(merge_table_traps(&outcomes), theirs, "IR interpreter and wasmi disagree");
+    outcomes
+}
+
+/// A table of 10 (max 16) whose entries are observed through
+/// `call_indirect` (function `$fK` returns K; null traps, out of range
+/// traps), with every bulk operation exported.
+const BULK: &str = r#"(module
+    (type $v2i (func (result i32)))
+    (table $t 10 16 funcref)
+    (table $u 4 8 funcref)
+    (func $f0 (type $v2i) i32.const 0)
+    (func $f1 (type $v2i) i32.const 1)
+    (func $f2 (type $v2i) i32.const 2)
+    (func $f3 (type $v2i) i32.const 3)
+    (func $f4 (type $v2i) i32.const 4)
+    (elem (table $t) (i32.const 2) func $f0 $f1)
+    (elem $p funcref (ref.func $f2) (ref.null func) (ref.func $f3) (ref.func $f4))
+    (elem $q func $f1 $f1)
+    (elem $d declare func $f0)
+    (elem $a (table $u) (i32.const 0) func $f4)
+    (func (export "call") (param i32) (result i32) local.get 0 call_indirect $t (type $v2i))
+    (func (export "call_u") (param i32) (result i32) local.get 0 call_indirect $u (type $v2i))
+    (func (export "init") (param i32 i32 i32) local.get 0 local.get 1 local.get 2 table.init $t $p)
+    (func (export "init_q_u") (param i32 i32 i32) local.get 0 local.get 1 local.get 2 table.init $u $q)
+    (func (export "init_active") (param i32 i32 i32) local.get 0 local.get 1 local.get 2 table.init $t $a)
+    (func (export "init_declared") (param i32 i32 i32) local.get 0 local.get 1 local.get 2 table.init $t $d)
+    (func (export "drop_p") elem.drop $p)
+    (func (export "drop_active") elem.drop $a)
+    (func (export "copy") (param i32 i32 i32) local.get 0 local.get 1 local.get 2 table.copy $t $t)
+    (func (export "copy_t_to_u") (param i32 i32 i32) local.get 0 local.get 1 local.get 2 table.copy $u $t)
+    (func (export "fill") (param i32 i32) local.get 0 ref.func $f3 local.get 1 table.fill $t)
+    (func (export "clear") (param i32 i32) local.get 0 ref.null func local.get 1 table.fill $t)
+    (func (export "grow") (param i32) (result i32) ref.func $f4 local.get 0 table.grow $t)
+    (func (export "grow_u") (param i32) (result i32) ref.null func local.get 0 table.grow $u)
+    (func (export "size") (result i32) table.size $t)
+    (func (export "size_u") (result i32) table.size $u))"#;
+
+/// Every entry of `$t` (and one past the end) through `call`.
+fn observe_t(calls: &mut Vec<(&'static str, Vec<u32>)>, upto: u32) {
+    for i in 0..=upto {
+        calls.push(("call", vec![i]));
+    }
+}
+
 #[test]
-fn elem_drop_without_table_init_has_no_effect() {
-    // Dropping passive, declarative and active segments (twice: dropping is
-    // idempotent) must not disturb the table that active segments filled.
+fn table_init_copy_fill_grow_and_drop_match_wasmi() {
+    let mut calls: Vec<(&str, Vec<u32>)> = Vec::new();
+    observe_t(&mut calls, 10);
+    // table.init: in range, empty at the ends, and every kind of overrun
+    // (nothing may be written when it traps).
+    calls.extend([
+        ("init", vec![0, 0, 4]),
+        ("init", vec![7, 1, 3]),
+        ("init", vec![9, 0, 2]),
+        ("init", vec![8, 3, 2]),
+        ("init", vec![10, 4, 0]),
+        ("init", vec![11, 0, 0]),
+        ("init", vec![0, 5, 0]),
+        ("init", vec![u32::MAX, 0, 1]),
+        ("init", vec![0, u32::MAX, 1]),
+        ("init_q_u", vec![2, 0, 2]),
+        ("call_u", vec![0]),
+        ("call_u", vec![3]),
+        ("init_active", vec![0, 0, 0]),
+        ("init_active", vec![0, 0, 1]),
+        ("init_declared", vec![0, 0, 0]),
+        ("init_declared", vec![0, 0, 1]),
+        ("drop_active", vec![]),
+        ("call_u", vec![0]),
+    ]);
+    observe_t(&mut calls, 10);
+    // Overlapping copies in both directions, then out-of-range ones.
+    calls.extend([
+        ("copy", vec![1, 0, 5]),
+        ("copy", vec![4, 6, 4]),
+        ("copy", vec![0, 0, 10]),
+        ("copy", vec![5, 6, 5]),
+        ("copy", vec![6, 5, 5]),
+        ("copy", vec![10, 0, 0]),
+        ("copy", vec![0, 11, 0]),
+        ("copy_t_to_u", vec![0, 6, 4]),
+        ("copy_t_to_u", vec![1, 0, 4]),
+        ("call_u", vec![1]),
+    ]);
+    observe_t(&mut calls, 10);
+    calls.extend([("fill", vec![8, 2]), ("fill", vec![9, 2]), ("clear", vec![0, 3]), ("clear", vec![10, 0])]);
+    observe_t(&mut calls, 10);
+    // Grow up to the declared maximum, then refuse.
+    calls.extend([
+        ("grow", vec![0]),
+        ("grow", vec![3]),
+        ("size", vec![]),
+        ("grow", vec![4]),
+        ("grow", vec![3]),
+        ("grow", vec![u32::MAX]),
+        ("size", vec![]),
+        ("grow_u", vec![2]),
+        ("size_u", vec![]),
+        ("call_u", vec![5]),
+        ("init", vec![13, 0, 3]),
+        ("drop_p", vec![]),
+        ("init", vec![0, 0, 1]),
+        ("init", vec![0, 0, 0]),
+        ("drop_p", vec![]),
+    ]);
+    observe_t(&mut calls, 16);
+    let outcomes = assert_same_as_wasmi_modulo_table_traps(BULK, &calls);
+    // Pin a few against the spec, independent of the oracle.
+    let at = |name: &str, args: &[u32]| {
+        let i = calls.iter().position(|(n, a)| *n == name && a == args).unwrap();
+        outcomes[i].clone()
+    };
+    assert_eq!(at("init", &[9, 0, 2]), Err(TrapCode::TableAccessOutOfBounds));
+    assert_eq!(at("init_active", &[0, 0, 1]), Err(TrapCode::TableAccessOutOfBounds));
+    assert_eq!(at("grow", &[3]), Ok(vec![10]));
+    assert_eq!(at("grow", &[u32::MAX]), Ok(vec![u32::MAX]));
+}
+
+#[test]
+fn table_reservations_follow_the_options() {
+    let text = r#"(module
+        (table $a 2 funcref) (table $b 2 5 funcref) (table $c 3 externref)
+        (func (export "grow_a") (param i32) (result i32) ref.null func local.get 0 table.grow $a))"#;
+    let reserved = |opts: &TranslateOptions| -> Vec<u32> {
+        let tr = translate(&wasm(text), opts).unwrap();
+        tr.env.tables.iter().map(|t| t.reserved_entries).collect()
+    };
+    // Declared maximum, else the minimum.
+    assert_eq!(reserved(&TranslateOptions::default()), [2, 5, 3]);
+    // The default applies to tables without a maximum (raised to the minimum).
+    let o = TranslateOptions { default_table_max: Some(4), ..Default::default() };
+    assert_eq!(reserved(&o), [4, 5, 4]);
+    let o = TranslateOptions { default_table_max: Some(1), table_max: vec![(1, 3)], ..Default::default() };
+    assert_eq!(reserved(&o), [2, 3, 3]);
+    for (bad, what) in [((1, 6), "above its declared maximum"), ((0, 1), "below its minimum")] {
+        let o = TranslateOptions { table_max: vec![bad], ..Default::default() };
+        let e = translate(&wasm(text), &o).unwrap_err();
+        assert_eq!(e.kind, WasmErrorKind::Options, "{e}");
+        assert!(e.message.contains(what), "{e}");
+    }
+    let e = translate(&wasm("(module (table 0 0x200000 funcref))"), &TranslateOptions::default()).unwrap_err();
+    assert_eq!(e.kind, WasmErrorKind::Limit, "{e}");
+    // Growth stops at the reservation: without a default, a table with no
+    // maximum cannot grow at all (as the spec allows).
+    let tr = translate_ok(text);
+    let (_, outcomes) = run_ir(&tr, &[("grow_a", vec![0]), ("grow_a", vec![1])]);
+    assert_eq!(outcomes, [Ok(vec![2]), Ok(vec![u32::MAX])]);
+}
+
+#[test]
+fn elem_drop_is_idempotent_and_leaves_tables_alone() {
+    // Dropping passive, declarative and active segments (twice) must not
+    // disturb the table that active segments filled.
     let text = r#"(module
         (type $t (func (result i32)))
         (table 3 funcref)
@@ -331,30 +517,95 @@ fn elem_drop_without_table_init_has_no_effect() {
         text,
         &[("call", vec![1]), ("drop_all", vec![]), ("drop_all", vec![]), ("call", vec![2]), ("call", vec![0])],
     );
-    assert_eq!(
-        outcomes,
-        [Ok(vec![1]), Ok(vec![]), Ok(vec![]), Ok(vec![2]), Err(TrapCode::UninitializedElement)]
-    );
-    // table.init in the same module still rejects the whole module.
-    let e = translate(
-        &wasm("(module (table 1 funcref) (elem func) (func elem.drop 0) (func i32.const 0 i32.const 0 i32.const 0 table.init 0 0))"),
-        &TranslateOptions::default(),
-    )
-    .expect_err("table.init is unsupported");
-    assert_eq!(e.kind, WasmErrorKind::Unsupported, "{e}");
+    assert_eq!(outcomes, [Ok(vec![1]), Ok(vec![]), Ok(vec![]), Ok(vec![2]), Err(TrapCode::UninitializedElement)]);
 }
 
 #[test]
-fn other_table_features_are_precise_unsupported_errors() {
+fn reference_values_flow_through_locals_globals_blocks_and_calls() {
+    // funcref/externref parameters, results, locals (null by default),
+    // globals with ref.func/ref.null initializers, block results, typed
+    // select: all i32 in the IR.
+    let text = r#"(module
+        (type $v2i (func (result i32)))
+        (table $t 2 funcref)
+        (table $x 2 externref)
+        (func $seven (type $v2i) i32.const 7)
+        (elem declare func $seven)
+        (global $g (mut funcref) (ref.func $seven))
+        (global $n funcref (ref.null func))
+        (func $id (param funcref) (result funcref) local.get 0)
+        (func $pick (param i32) (result funcref)
+            (block (result funcref) (select (result funcref) (global.get $g) (global.get $n) (local.get 0))))
+        (func (export "local_null") (result i32) (local funcref) local.get 0 ref.is_null)
+        (func (export "store") (param i32 i32) local.get 0 (call $id (call $pick (local.get 1))) table.set $t)
+        (func (export "call") (param i32) (result i32) local.get 0 call_indirect $t (type $v2i))
+        (func (export "clear_g") ref.null func global.set $g)
+        (func (export "ext") (param i32) (result i32) (local externref)
+            (table.set $x (i32.const 1) (local.get 1))
+            (ref.is_null (table.get $x (local.get 0)))))"#;
+    let tr = translate_ok(text);
+    // The module-level types still say funcref.
+    use bulkhead_wasm::{RefType, ValueType};
+    let id = tr.env.func_type(1).unwrap();
+    assert_eq!(id.params, [ValueType::Ref(RefType::FUNCREF)]);
+    assert_eq!(tr.env.funcs[1].sig.params, [Type::I32]);
+    assert_eq!(tr.env.globals[0].value_type, ValueType::Ref(RefType::FUNCREF));
+    assert_same_as_wasmi_modulo_table_traps(
+        text,
+        &[
+            ("local_null", vec![]),
+            ("call", vec![0]),
+            ("store", vec![0, 1]),
+            ("call", vec![0]),
+            ("store", vec![1, 0]),
+            ("call", vec![1]),
+            ("clear_g", vec![]),
+            ("store", vec![0, 1]),
+            ("call", vec![0]),
+            ("store", vec![2, 1]),
+            ("ext", vec![1]),
+            ("ext", vec![2]),
+        ],
+    );
+}
+
+#[test]
+fn growing_an_imported_table_reads_the_owners_reservation() {
+    let text = r#"(module
+        (import "m" "t" (table 1 funcref))
+        (global $g i32 (i32.const 3))
+        (func (export "grow") (param i32) (result i32) ref.null func local.get 0 table.grow 0))"#;
+    let tr = translate_ok(text);
+    // A synthesized global after the module's own stands for `m_t__max`.
+    assert_eq!(tr.env.imported_table_max, [(1, 0)]);
+    assert!(tr.env.globals[1].init.is_none() && tr.env.globals[1].import.is_none());
+    let reads: Vec<u32> = insts(func(&tr, "grow"))
+        .iter()
+        .filter_map(|d| if let InstData::GlobalGet { global } = d { Some(global.0) } else { None })
+        .collect();
+    assert_eq!(reads, [1]);
+    // Run it with the owner's state: size 1, reservation 4.
+    let mut state = fresh_state(&tr);
+    state.tables.sizes[0] = 1;
+    state.tables.entries[0] = vec![0xdead_beef; 4];
+    state.globals[1] = Val::I32(4);
+    let f = func(&tr, "grow");
+    let mut grow = |n: u32| interp::run(f, &[Val::I32(n)], &mut state, &mut ModuleHost { tr: &tr }, 100_000).unwrap();
+    assert_eq!(grow(2), [Val::I32(1)]);
+    assert_eq!(grow(2), [Val::I32(u32::MAX)]);
+    assert_eq!(grow(1), [Val::I32(3)]);
+    assert_eq!(grow(0), [Val::I32(4)]);
+    assert_eq!(state.tables.sizes[0], 4);
+    assert_eq!(&state.tables.entries[0][1..4], [0, 0, 0]);
+}
+
+#[test]
+fn unsupported_table_features_are_precise_errors() {
     let cases = [
-        ("(module (table 1 funcref) (elem func) (func i32.const 0 i32.const 0 i32.const 0 table.init 0 0))", "table.init"),
-        ("(module (table 1 funcref) (func (result funcref) i32.const 0 table.get 0))", "funcref"),
-        ("(module (table 1 funcref) (func (param funcref)))", "funcref"),
-        ("(module (table 1 funcref) (func (local funcref)))", "funcref"),
-        ("(module (table 1 funcref) (func i32.const 0 i32.const 0 i32.const 0 table.copy 0 0))", "table.copy"),
-        ("(module (table (export \"t\") 1 funcref))", "table export"),
-        ("(module (import \"m\" \"t\" (table 1 funcref)))", "table import"),
-        ("(module (table 1 externref))", "externref"),
+        // Calls through typed references need a "null function reference" trap.
+        ("(module (type $t (func)) (func (param (ref null $t)) local.get 0 call_ref $t))", "call_ref"),
+        ("(module (table 1 anyref))", "table 0 of type"),
+        ("(module (func (param anyref)))", "anyref"),
     ];
     for (text, what) in cases {
         let e = translate(&wasm(text), &TranslateOptions::default()).expect_err(text);

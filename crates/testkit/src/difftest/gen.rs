@@ -6,7 +6,17 @@
 //! within one, overlapping in both directions), data.drop, i32 and i64
 //! globals, blocks and ifs with and without i32/i64 results, loops, br,
 //! br_if, br_table, return, unreachable, direct and indirect calls with
-//! 0-6 i32/i64 parameters and 1-3 results.
+//! 0-6 i32/i64 parameters and 1-3 results; and (with [`GenConfig::floats`])
+//! f32/f64 expressions: every arithmetic, rounding, sign, min/max and
+//! comparison operator, conversions between every integer and float type
+//! (saturating, and trapping ones when risky), promote/demote,
+//! reinterpretations, float locals, selects and `if`s with float results.
+//! Float values only reach the observable state (results, memory,
+//! globals) through NaN-insensitive integer sinks: comparisons,
+//! saturating truncations, or their bits after a `select` that replaces
+//! any NaN by the canonical one — wasm leaves NaN payloads
+//! nondeterministic (the reference, wasmi, propagates them; bulkhead's
+//! routines return the canonical NaN), so any NaN must equal any NaN.
 //!
 //! Programs are built with a typed-stack discipline so every module
 //! validates: statements leave the stack as they found it, expressions push
@@ -147,6 +157,8 @@ pub struct GenConfig {
     /// Emit i64 values: locals, globals, parameters and results, arithmetic,
     /// comparisons, extend/wrap, i64 loads and stores.
     pub i64: bool,
+    /// Emit f32/f64 expressions (see the module documentation).
+    pub floats: bool,
     /// Most core registers a function's results may take, allocated like
     /// AAPCS arguments (an i32 takes the next register, an i64 the next
     /// even-aligned pair). No limit by default; 4 (r0-r3) keeps the
@@ -167,6 +179,7 @@ impl Default for GenConfig {
             risky_percent: 1,
             call_indirect: true,
             i64: true,
+            floats: true,
             max_result_words: u32::MAX,
         }
     }
@@ -221,6 +234,8 @@ enum Label {
     Value,
     /// A block or if with one i64 result.
     Value64,
+    /// An if with a float result (nothing branches to it).
+    Float,
 }
 
 struct FuncGen<'a> {
@@ -243,6 +258,9 @@ struct FuncGen<'a> {
     /// Locals only the divisor guards (and result folding) use.
     temp: u32,
     temp64: u32,
+    /// f32 and f64 scratch locals (declared when floats are on).
+    ftemp32: u32,
+    ftemp64: u32,
     loop_depth: u32,
     labels: Vec<Label>,
     /// How many expression-level blocks (if/block with a result) enclose
@@ -366,6 +384,10 @@ impl FuncGen<'_> {
             return;
         }
         let kinds = if self.cfg.i64 { 28 } else { 24 };
+        if self.cfg.floats && self.rng.chance(12) {
+            self.float_sink(depth - 1);
+            return;
+        }
         match self.rng.below(kinds) {
             0..=5 => {
                 self.expr(depth - 1);
@@ -483,6 +505,272 @@ impl FuncGen<'_> {
         }
     }
 
+    /// Pushes one i32 computed from float expressions in a way that does
+    /// not depend on NaN payloads (see the module documentation).
+    fn float_sink(&mut self, depth: u32) {
+        let ty = self.float_type();
+        let f32 = ty == ValType::F32;
+        match self.rng.below(8) {
+            0 | 1 => {
+                self.fexpr(ty, depth);
+                let signed = self.rng.chance(50);
+                self.emit(match (f32, signed) {
+                    (true, true) => I::I32TruncSatF32S,
+                    (true, false) => I::I32TruncSatF32U,
+                    (false, true) => I::I32TruncSatF64S,
+                    (false, false) => I::I32TruncSatF64U,
+                });
+            }
+            2..=4 => {
+                self.fexpr(ty, depth);
+                self.fexpr(ty, depth);
+                let op = if f32 { self.rng.pick(&FCOMPARE32) } else { self.rng.pick(&FCOMPARE64) }.clone();
+                self.emit(op);
+            }
+            5 => {
+                // A trapping conversion: of any float when risky (NaN or
+                // out of range traps), else of an integer converted to the
+                // float type, which is in range (f64 holds every i32; the
+                // f32 case masks to 16 bits first), so the range checks
+                // run without ending the call.
+                let signed = self.rng.chance(50);
+                if self.risky() {
+                    self.fexpr(ty, depth);
+                } else {
+                    self.expr(depth);
+                    if f32 {
+                        self.emit(I::I32Const(0xffff));
+                        self.emit(I::I32And);
+                    }
+                    self.emit(match (f32, signed) {
+                        (true, _) => I::F32ConvertI32U,
+                        (false, true) => I::F64ConvertI32S,
+                        (false, false) => I::F64ConvertI32U,
+                    });
+                }
+                self.emit(match (f32, signed) {
+                    (true, true) => I::I32TruncF32S,
+                    (true, false) => I::I32TruncF32U,
+                    (false, true) => I::I32TruncF64S,
+                    (false, false) => I::I32TruncF64U,
+                });
+            }
+            _ if f32 => {
+                // The bits, any NaN made canonical first.
+                self.fexpr(ty, depth);
+                self.emit(I::LocalSet(self.ftemp32));
+                self.emit(I::LocalGet(self.ftemp32));
+                self.emit(I::I32ReinterpretF32);
+                self.emit(I::I32Const(0x7fc0_0000));
+                self.emit(I::LocalGet(self.ftemp32));
+                self.emit(I::LocalGet(self.ftemp32));
+                self.emit(I::F32Eq);
+                self.select_condition_rotation();
+                self.emit(I::Select);
+            }
+            _ if self.cfg.i64 => {
+                // The f64's bits, NaN made canonical, folded to 32 bits.
+                self.fexpr(ty, depth);
+                self.emit(I::LocalSet(self.ftemp64));
+                self.emit(I::LocalGet(self.ftemp64));
+                self.emit(I::I64ReinterpretF64);
+                self.emit(I::I64Const(0x7ff8_0000_0000_0000));
+                self.emit(I::LocalGet(self.ftemp64));
+                self.emit(I::LocalGet(self.ftemp64));
+                self.emit(I::F64Eq);
+                self.select_condition_rotation();
+                self.emit(I::Select);
+                self.emit(I::I64Const(0x9E37_79B9_7F4A_7C15u64 as i64));
+                self.emit(I::I64Mul);
+                self.emit(I::I64Const(32));
+                self.emit(I::I64ShrU);
+                self.emit(I::I32WrapI64);
+            }
+            _ => {
+                self.fexpr(ty, depth);
+                self.emit(I::I32TruncSatF64S);
+            }
+        }
+    }
+
+    /// `i32.const k; i32.rotl` with k nonzero: keeps whether the condition
+    /// on the stack is zero (see [`Self::select_condition_workaround`]).
+    fn select_condition_rotation(&mut self) {
+        let k = 1 + self.rng.below(31) as i32;
+        self.emit(I::I32Const(k));
+        self.emit(I::I32Rotl);
+    }
+
+    fn float_type(&mut self) -> ValType {
+        if self.rng.chance(50) {
+            ValType::F32
+        } else {
+            ValType::F64
+        }
+    }
+
+    /// Pushes one f32 or f64 (`ty`).
+    fn fexpr(&mut self, ty: ValType, depth: u32) {
+        let f32 = ty == ValType::F32;
+        if depth == 0 || self.rng.chance(20) {
+            self.fleaf(ty, depth.min(1));
+            return;
+        }
+        match self.rng.below(12) {
+            0..=3 => {
+                self.fexpr(ty, depth - 1);
+                self.fexpr(ty, depth - 1);
+                let op = if f32 { self.rng.pick(&FBINARY32) } else { self.rng.pick(&FBINARY64) }.clone();
+                self.emit(op);
+            }
+            4 | 5 => {
+                self.fexpr(ty, depth - 1);
+                let op = if f32 { self.rng.pick(&FUNARY32) } else { self.rng.pick(&FUNARY64) }.clone();
+                self.emit(op);
+            }
+            6 => {
+                self.fexpr(ty, depth - 1);
+                self.fexpr(ty, depth - 1);
+                self.expr(depth - 1);
+                self.select_condition_workaround();
+                let typed = self.rng.chance(50);
+                self.emit(if typed { I::TypedSelect(ty) } else { I::Select });
+            }
+            7 => {
+                // Promote / demote.
+                if f32 {
+                    self.fexpr(ValType::F64, depth - 1);
+                    self.emit(I::F32DemoteF64);
+                } else {
+                    self.fexpr(ValType::F32, depth - 1);
+                    self.emit(I::F64PromoteF32);
+                }
+            }
+            8 => {
+                let l = if f32 { self.ftemp32 } else { self.ftemp64 };
+                self.fexpr(ty, depth - 1);
+                self.emit(I::LocalTee(l));
+            }
+            9 if self.expr_blocks == 0 => {
+                // An if with a float result: two paths merging a float.
+                self.expr(depth - 1);
+                self.emit(I::If(BlockType::Result(ty)));
+                self.labels.push(Label::Float);
+                self.fexpr(ty, depth - 1);
+                self.emit(I::Else);
+                self.fexpr(ty, depth - 1);
+                self.labels.pop();
+                self.emit(I::End);
+            }
+            _ => self.fleaf(ty, depth - 1),
+        }
+    }
+
+    /// A float leaf: a constant biased towards edge values, a conversion
+    /// from an integer expression, reinterpreted integer bits (NaN
+    /// payloads included), or the float scratch local.
+    fn fleaf(&mut self, ty: ValType, depth: u32) {
+        let f32 = ty == ValType::F32;
+        match self.rng.below(10) {
+            0..=4 => {
+                if f32 {
+                    let bits = self.interesting_f32_bits();
+                    self.emit(I::F32Const(f32::from_bits(bits).into()));
+                } else {
+                    let bits = self.interesting_f64_bits();
+                    self.emit(I::F64Const(f64::from_bits(bits).into()));
+                }
+            }
+            5 | 6 => {
+                let from64 = self.cfg.i64 && self.rng.chance(40);
+                let signed = self.rng.chance(50);
+                if from64 {
+                    self.expr64(depth);
+                } else {
+                    self.expr(depth);
+                }
+                self.emit(match (f32, from64, signed) {
+                    (true, false, true) => I::F32ConvertI32S,
+                    (true, false, false) => I::F32ConvertI32U,
+                    (true, true, true) => I::F32ConvertI64S,
+                    (true, true, false) => I::F32ConvertI64U,
+                    (false, false, true) => I::F64ConvertI32S,
+                    (false, false, false) => I::F64ConvertI32U,
+                    (false, true, true) => I::F64ConvertI64S,
+                    (false, true, false) => I::F64ConvertI64U,
+                });
+            }
+            7 if f32 => {
+                self.expr(depth);
+                self.emit(I::F32ReinterpretI32);
+            }
+            7 if self.cfg.i64 => {
+                self.expr64(depth);
+                self.emit(I::F64ReinterpretI64);
+            }
+            _ => self.emit(I::LocalGet(if f32 { self.ftemp32 } else { self.ftemp64 })),
+        }
+    }
+
+    /// f32 bits: zeros, ones, halves and ties (rounding), infinities, NaNs
+    /// with and without payloads, subnormals, the extremes, and the
+    /// limits of the integer conversions; sometimes random bits.
+    fn interesting_f32_bits(&mut self) -> u32 {
+        if self.rng.chance(20) {
+            return self.rng.next_u64() as u32;
+        }
+        *self.rng.pick(&[
+            0, 0x8000_0000, 0x3f80_0000, 0xbf80_0000, 0x3f00_0000, 0xbf00_0000, 0x3fc0_0000,
+            0x4020_0000, 0xc020_0000, 0x3f00_0001, 0x7f80_0000, 0xff80_0000, 0x7fc0_0000,
+            0x7fa0_0001, 0xffc1_2345, 0x0000_0001, 0x8000_0001, 0x007f_ffff, 0x0080_0000,
+            0x7f7f_ffff, 0xff7f_ffff, 0x4f00_0000, 0xcf00_0000, 0x4eff_ffff, 0x4f80_0000,
+            0x4f7f_ffff, 0x5f00_0000, 0xdf00_0000, 0x5f80_0000, 0x4b80_0000, 0x4b80_0001,
+            0x4049_0fdb, 0xc2f6_e979,
+        ])
+    }
+
+    fn interesting_f64_bits(&mut self) -> u64 {
+        if self.rng.chance(20) {
+            return self.rng.next_u64();
+        }
+        *self.rng.pick(&[
+            0,
+            0x8000_0000_0000_0000,
+            0x3ff0_0000_0000_0000,
+            0xbff0_0000_0000_0000,
+            0x3fe0_0000_0000_0000,
+            0xbfe0_0000_0000_0000,
+            0x3ff8_0000_0000_0000,
+            0x4004_0000_0000_0000,
+            0xc004_0000_0000_0000,
+            0x3fe0_0000_0000_0001,
+            0x7ff0_0000_0000_0000,
+            0xfff0_0000_0000_0000,
+            0x7ff8_0000_0000_0000,
+            0x7ff4_0000_0000_0001,
+            0xfff8_0000_0000_0123,
+            0x0000_0000_0000_0001,
+            0x000f_ffff_ffff_ffff,
+            0x0010_0000_0000_0000,
+            0x7fef_ffff_ffff_ffff,
+            0xffef_ffff_ffff_ffff,
+            0x41e0_0000_0000_0000,
+            0xc1e0_0000_0000_0000,
+            0xc1e0_0000_0020_0000,
+            0x41df_ffff_ffc0_0000,
+            0x41f0_0000_0000_0000,
+            0x43e0_0000_0000_0000,
+            0xc3e0_0000_0000_0000,
+            0x43f0_0000_0000_0000,
+            0x4340_0000_0000_0000,
+            0x4340_0000_0000_0001,
+            0x400921fb_54442d18,
+            0x3810_0000_0000_0000,
+            0x47ef_ffff_e000_0000,
+            0x36a0_0000_0000_0000,
+        ])
+    }
+
     /// Workaround for a bug of the reference, wasmi 2.0.0: a `select` whose
     /// condition comes straight from `i32.eqz`, `i32.eq` or `i32.ne` (it
     /// fuses them wrongly when one operand is zero; see
@@ -522,6 +810,19 @@ impl FuncGen<'_> {
     fn expr64(&mut self, depth: u32) {
         if depth == 0 || self.rng.chance(20) {
             self.leaf64();
+            return;
+        }
+        if self.cfg.floats && self.rng.chance(6) {
+            // Saturating float -> i64 (NaN gives 0, so payloads never show).
+            let ty = self.float_type();
+            self.fexpr(ty, depth - 1);
+            let signed = self.rng.chance(50);
+            self.emit(match (ty == ValType::F32, signed) {
+                (true, true) => I::I64TruncSatF32S,
+                (true, false) => I::I64TruncSatF32U,
+                (false, true) => I::I64TruncSatF64S,
+                (false, false) => I::I64TruncSatF64U,
+            });
             return;
         }
         match self.rng.below(20) {
@@ -1241,6 +1542,17 @@ const UNARY: [I<'static>; 6] = [
     I::I32Extend16S,
 ];
 
+const FBINARY32: [I<'static>; 7] =
+    [I::F32Add, I::F32Sub, I::F32Mul, I::F32Div, I::F32Min, I::F32Max, I::F32Copysign];
+const FBINARY64: [I<'static>; 7] =
+    [I::F64Add, I::F64Sub, I::F64Mul, I::F64Div, I::F64Min, I::F64Max, I::F64Copysign];
+const FUNARY32: [I<'static>; 7] =
+    [I::F32Abs, I::F32Neg, I::F32Sqrt, I::F32Ceil, I::F32Floor, I::F32Trunc, I::F32Nearest];
+const FUNARY64: [I<'static>; 7] =
+    [I::F64Abs, I::F64Neg, I::F64Sqrt, I::F64Ceil, I::F64Floor, I::F64Trunc, I::F64Nearest];
+const FCOMPARE32: [I<'static>; 6] = [I::F32Eq, I::F32Ne, I::F32Lt, I::F32Gt, I::F32Le, I::F32Ge];
+const FCOMPARE64: [I<'static>; 6] = [I::F64Eq, I::F64Ne, I::F64Lt, I::F64Gt, I::F64Le, I::F64Ge];
+
 const COMPARE: [I<'static>; 10] = [
     I::I32Eq,
     I::I32Ne,
@@ -1512,6 +1824,8 @@ pub fn generate(seed: u64, cfg: &GenConfig) -> GeneratedModule {
             max_loop_depth,
             temp: num_locals + max_loop_depth,
             temp64: num_locals + max_loop_depth + 1,
+            ftemp32: num_locals + max_loop_depth + 1 + cfg.i64 as u32,
+            ftemp64: num_locals + max_loop_depth + 2 + cfg.i64 as u32,
             loop_depth: 0,
             labels: Vec::new(),
             expr_blocks: 0,
@@ -1524,12 +1838,14 @@ pub fn generate(seed: u64, cfg: &GenConfig) -> GeneratedModule {
         }
         g.emit(I::End);
         // Declared in the order FuncGen numbers them: i32 scratch, i64
-        // scratch, loop counters and `temp`, `temp64`.
+        // scratch, loop counters and `temp`, `temp64`, `ftemp32`, `ftemp64`.
         let mut f = Function::new([
             (num_scratch, ValType::I32),
             (num_scratch64, ValType::I64),
             (max_loop_depth + 1, ValType::I32),
             (cfg.i64 as u32, ValType::I64),
+            (cfg.floats as u32, ValType::F32),
+            (cfg.floats as u32, ValType::F64),
         ]);
         for i in &g.body {
             f.instruction(i);
@@ -1643,6 +1959,55 @@ mod tests {
             missing.is_empty(),
             "the generator no longer produces: {missing:#?}"
         );
+    }
+
+    /// Over a batch of seeds every float operator the generator knows
+    /// appears (read back from the binaries), the modules validate, and
+    /// with floats off none does.
+    #[test]
+    fn floats_are_generated_and_can_be_switched_off() {
+        let mut c = Coverage::default();
+        for seed in 0..300 {
+            c.add(&generate(seed, &GenConfig::default()).wasm).unwrap();
+        }
+        let mut ops: Vec<String> = Vec::new();
+        for ty in ["F32", "F64"] {
+            for op in [
+                "Add", "Sub", "Mul", "Div", "Min", "Max", "Copysign", "Abs", "Neg", "Sqrt", "Ceil",
+                "Floor", "Trunc", "Nearest", "Eq", "Ne", "Lt", "Gt", "Le", "Ge", "Const",
+                "ConvertI32S", "ConvertI32U", "ConvertI64S", "ConvertI64U",
+            ] {
+                ops.push(format!("{ty}{op}"));
+            }
+        }
+        ops.extend(["F32DemoteF64", "F64PromoteF32", "F32ReinterpretI32", "F64ReinterpretI64"].map(String::from));
+        for int in ["I32", "I64"] {
+            for f in ["F32", "F64"] {
+                for sign in ["S", "U"] {
+                    ops.push(format!("{int}TruncSat{f}{sign}"));
+                }
+            }
+        }
+        for f in ["F32", "F64"] {
+            for sign in ["S", "U"] {
+                ops.push(format!("I32Trunc{f}{sign}"));
+            }
+        }
+        let missing: Vec<&String> = ops.iter().filter(|op| c.count(op) == 0).collect();
+        assert!(missing.is_empty(), "never generated: {missing:?}");
+        let off = GenConfig {
+            floats: false,
+            ..GenConfig::default()
+        };
+        for seed in 0..50 {
+            let m = generate(seed, &off);
+            let mut c = Coverage::default();
+            c.add(&m.wasm).unwrap();
+            assert!(
+                !c.ops.keys().any(|k| k.starts_with("F32") || k.starts_with("F64")),
+                "seed {seed} uses floats with floats off"
+            );
+        }
     }
 
     /// With i64 off the modules contain no i64 at all (what runs while the

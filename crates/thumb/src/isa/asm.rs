@@ -114,6 +114,51 @@ pub enum MemSize {
     Word,
 }
 
+/// Two-operand single-precision VFP arithmetic (`v<op>.f32 sd, sn, sm`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum VfpOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+/// One-operand single-precision VFP operations (`sd = op(sm)`). The
+/// float-to-integer conversions are the VCVT forms that round toward zero
+/// (independently of FPSCR) and saturate, with NaN giving 0; the
+/// integer-to-float ones round as FPSCR says (nearest-even at reset).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum VfpUnaryOp {
+    /// `vsqrt.f32`.
+    Sqrt,
+    /// `vcvt.s32.f32`.
+    ToS32,
+    /// `vcvt.u32.f32`.
+    ToU32,
+    /// `vcvt.f32.s32`.
+    FromS32,
+    /// `vcvt.f32.u32`.
+    FromU32,
+}
+
+/// VCVT forms with a double-precision side (FPv5-D16, Cortex-M7): to
+/// integer rounds toward zero and saturates (NaN gives 0).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum VcvtOp {
+    /// `vcvt.s32.f64 sd, dm`.
+    F64ToS32,
+    /// `vcvt.u32.f64 sd, dm`.
+    F64ToU32,
+    /// `vcvt.f64.s32 dd, sm`.
+    S32ToF64,
+    /// `vcvt.f64.u32 dd, sm`.
+    U32ToF64,
+    /// `vcvt.f64.f32 dd, sm`.
+    F32ToF64,
+    /// `vcvt.f32.f64 sd, dm`.
+    F64ToF32,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Asm {
     /// `op{s}.w rd, rn, rm{, shift}` (32-bit encoding).
@@ -196,4 +241,31 @@ pub enum Asm {
     Nop,
     /// 16-bit `bkpt #imm8`.
     Bkpt { imm8: u8 },
+    // ---- Floating-point extension (FPv4-SP / FPv5; S registers s0-s31) ----
+    /// `vmov sn, rt`: core register to single-precision register.
+    VmovToS { sn: u8, rt: Reg },
+    /// `vmov rt, sn`: single-precision register to core register.
+    VmovFromS { rt: Reg, sn: u8 },
+    /// `v<op>.f32 sd, sn, sm`.
+    VArith { op: VfpOp, sd: u8, sn: u8, sm: u8 },
+    /// `vsqrt.f32 sd, sm` and the VCVT forms between f32 and 32-bit integers.
+    VUnary { op: VfpUnaryOp, sd: u8, sm: u8 },
+    /// `vcmp.f32 sd, sm` (quiet compare: sets the FPSCR flags).
+    Vcmp { sd: u8, sm: u8 },
+    /// `vmrs APSR_nzcv, fpscr`: copies the FPSCR flags to the APSR.
+    VmrsApsr,
+    // ---- Double precision (FPv5-D16; D registers d0-d15) ----
+    /// `vmov dm, rt, rt2`: rt to the low word, rt2 to the high word.
+    VmovToD { dm: u8, rt: Reg, rt2: Reg },
+    /// `vmov rt, rt2, dm` (rt != rt2).
+    VmovFromD { rt: Reg, rt2: Reg, dm: u8 },
+    /// `v<op>.f64 dd, dn, dm`.
+    VArith64 { op: VfpOp, dd: u8, dn: u8, dm: u8 },
+    /// `vsqrt.f64 dd, dm`.
+    VSqrt64 { dd: u8, dm: u8 },
+    /// `vcmp.f64 dd, dm`.
+    Vcmp64 { dd: u8, dm: u8 },
+    /// A VCVT with a double-precision operand or result; `d` and `m` are
+    /// S or D register numbers as the form says (see [`VcvtOp`]).
+    VCvt { op: VcvtOp, d: u8, m: u8 },
 }

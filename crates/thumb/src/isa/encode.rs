@@ -44,7 +44,7 @@
 
 use core::fmt;
 
-use super::asm::{Asm, Cond, DpOp, MemSize, Reg, Shift, ShiftKind};
+use super::asm::{Asm, Cond, DpOp, MemSize, Reg, Shift, ShiftKind, VcvtOp, VfpOp, VfpUnaryOp};
 
 // ---------------------------------------------------------------------------
 // Modified immediates
@@ -989,8 +989,142 @@ impl Asm {
             Asm::Udf { imm8 } => Narrow(0xDE00 | u16::from(imm8)),
             Asm::Nop => Narrow(0xBF00),
             Asm::Bkpt { imm8 } => Narrow(0xBE00 | u16::from(imm8)),
+            // VMOV (between core register and single-precision register),
+            // T1: 1110 1110 000 op Vn | Rt 1010 N 001 0000 (op = 1: to core).
+            Asm::VmovToS { sn, rt } | Asm::VmovFromS { rt, sn } => {
+                let t = not_sp_pc("rt", rt)?;
+                let (vn, n) = sreg_fields("sn", sn)?;
+                let to_core = u16::from(matches!(self, Asm::VmovFromS { .. }));
+                Wide(0xEE00 | (to_core << 4) | vn, (t << 12) | 0x0A10 | (n << 7))
+            }
+            // VADD/VSUB/VMUL/VDIV (sz = 0, single precision):
+            // 1110 1110 op1 D op2 Vn | Vd 1010 N op3 M 0 Vm.
+            Asm::VArith { op, sd, sn, sm } => {
+                let regs = [sreg_fields("sd", sd)?, sreg_fields("sn", sn)?, sreg_fields("sm", sm)?];
+                varith(op, regs, false)
+            }
+            // VSQRT and VCVT (between floating-point and integer), single
+            // precision: 1110 1110 1D11 opc2 | Vd 101 0 op 1 M 0 Vm, where
+            // op (bit 7) is "round toward zero" for conversions to integer,
+            // "signed source" for conversions from integer, 1 for VSQRT.
+            Asm::VUnary { op, sd, sm } => {
+                let (vd, d) = sreg_fields("sd", sd)?;
+                let (vm, m) = sreg_fields("sm", sm)?;
+                let (opc2, op7) = match op {
+                    VfpUnaryOp::Sqrt => (0b0001, 1),
+                    VfpUnaryOp::ToS32 => (0b1101, 1),
+                    VfpUnaryOp::ToU32 => (0b1100, 1),
+                    VfpUnaryOp::FromS32 => (0b1000, 1),
+                    VfpUnaryOp::FromU32 => (0b1000, 0),
+                };
+                Wide(
+                    0xEEB0 | (d << 6) | opc2,
+                    (vd << 12) | 0x0A40 | (op7 << 7) | (m << 5) | vm,
+                )
+            }
+            // VCMP (register), E = 0: 1110 1110 1D11 0100 | Vd 1010 01M0 Vm.
+            Asm::Vcmp { sd, sm } => {
+                let (vd, d) = sreg_fields("sd", sd)?;
+                let (vm, m) = sreg_fields("sm", sm)?;
+                Wide(0xEEB4 | (d << 6), (vd << 12) | 0x0A40 | (m << 5) | vm)
+            }
+            // VMRS with Rt = 1111 (APSR_nzcv).
+            Asm::VmrsApsr => Wide(0xEEF1, 0xFA10),
+            // VMOV (between two core registers and a doubleword register),
+            // T1: 1110 1100 010 op Rt2 | Rt 1011 00M1 Vm (op = 1: to core).
+            Asm::VmovToD { dm, rt, rt2 } | Asm::VmovFromD { rt, rt2, dm } => {
+                let t = not_sp_pc("rt", rt)?;
+                let t2 = not_sp_pc("rt2", rt2)?;
+                let (vm, m) = dreg_fields("dm", dm)?;
+                let to_core = matches!(self, Asm::VmovFromD { .. });
+                if to_core && t == t2 {
+                    return Err(EncodeErrorKind::InvalidOperands(
+                        "vmov rt, rt2, dm with rt == rt2 is UNPREDICTABLE",
+                    ));
+                }
+                Wide(0xEC40 | (u16::from(to_core) << 4) | t2, (t << 12) | 0x0B10 | (m << 5) | vm)
+            }
+            // As the single-precision forms with sz = 1 (bit 8) and D
+            // registers (Vx = bits 3:0, the extra bit = bit 4).
+            Asm::VArith64 { op, dd, dn, dm } => {
+                let regs = [dreg_fields("dd", dd)?, dreg_fields("dn", dn)?, dreg_fields("dm", dm)?];
+                varith(op, regs, true)
+            }
+            Asm::VSqrt64 { dd, dm } | Asm::Vcmp64 { dd, dm } => {
+                let (vd, d) = dreg_fields("dd", dd)?;
+                let (vm, m) = dreg_fields("dm", dm)?;
+                let (h1, op) = if matches!(self, Asm::VSqrt64 { .. }) {
+                    (0xEEB1, 0x0BC0)
+                } else {
+                    (0xEEB4, 0x0B40)
+                };
+                Wide(h1 | (d << 6), (vd << 12) | op | (m << 5) | vm)
+            }
+            // VCVT (floating-point and integer; between double and single):
+            // 1110 1110 1D11 opc2 | Vd 101 sz op 1 M 0 Vm.
+            Asm::VCvt { op, d, m } => {
+                let ((vd, dbit), (vm, mbit)) = match op {
+                    VcvtOp::F64ToS32 | VcvtOp::F64ToU32 | VcvtOp::F64ToF32 => {
+                        (sreg_fields("sd", d)?, dreg_fields("dm", m)?)
+                    }
+                    VcvtOp::S32ToF64 | VcvtOp::U32ToF64 | VcvtOp::F32ToF64 => {
+                        (dreg_fields("dd", d)?, sreg_fields("sm", m)?)
+                    }
+                };
+                let (opc2, sz_op) = match op {
+                    VcvtOp::F64ToS32 => (0b1101, 0x0BC0),
+                    VcvtOp::F64ToU32 => (0b1100, 0x0BC0),
+                    VcvtOp::S32ToF64 => (0b1000, 0x0BC0),
+                    VcvtOp::U32ToF64 => (0b1000, 0x0B40),
+                    VcvtOp::F32ToF64 => (0b0111, 0x0AC0),
+                    VcvtOp::F64ToF32 => (0b0111, 0x0BC0),
+                };
+                Wide(0xEEB0 | (dbit << 6) | opc2, (vd << 12) | sz_op | (mbit << 5) | vm)
+            }
         })
     }
+}
+
+/// The (4-bit, 1-bit) fields of single-precision register `s`: `Vx` holds
+/// bits 4:1 of the register number and the extra bit (D, N or M) bit 0.
+fn sreg_fields(operand: &'static str, s: u8) -> EResult<(u16, u16)> {
+    if s > 31 {
+        return Err(EncodeErrorKind::InvalidOperands(match operand {
+            "sd" => "sd must be s0-s31",
+            "sn" => "sn must be s0-s31",
+            _ => "sm must be s0-s31",
+        }));
+    }
+    Ok((u16::from(s >> 1), u16::from(s & 1)))
+}
+
+/// VADD/VSUB/VMUL/VDIV from the (Vx, extra bit) fields of d, n, m:
+/// `1110 1110 op1 D op2 Vn | Vd 101 sz N op3 M 0 Vm`.
+fn varith(op: VfpOp, [(vd, d), (vn, n), (vm, m)]: [(u16, u16); 3], double: bool) -> Enc {
+    let (h1, sub) = match op {
+        VfpOp::Add => (0xEE30, 0),
+        VfpOp::Sub => (0xEE30, 1),
+        VfpOp::Mul => (0xEE20, 0),
+        VfpOp::Div => (0xEE80, 0),
+    };
+    let sz = u16::from(double) << 8;
+    Enc::Wide(
+        h1 | (d << 6) | vn,
+        (vd << 12) | 0x0A00 | sz | (n << 7) | (sub << 6) | (m << 5) | vm,
+    )
+}
+
+/// The (4-bit, 1-bit) fields of double-precision register `d` (d0-d15,
+/// the registers of FPv5-D16): `Vx` holds bits 3:0, the extra bit bit 4.
+fn dreg_fields(operand: &'static str, d: u8) -> EResult<(u16, u16)> {
+    if d > 15 {
+        return Err(EncodeErrorKind::InvalidOperands(match operand {
+            "dd" => "dd must be d0-d15",
+            "dn" => "dn must be d0-d15",
+            _ => "dm must be d0-d15",
+        }));
+    }
+    Ok((u16::from(d & 15), u16::from(d >> 4)))
 }
 
 /// Immediate-offset load/store: T3 (imm12, non-negative) or T4 (negative
@@ -1651,6 +1785,57 @@ impl Asm {
             Asm::Udf { imm8 } => write!(f, "udf #{imm8}"),
             Asm::Nop => write!(f, "{}", mn("nop", false, false)),
             Asm::Bkpt { imm8 } => write!(f, "bkpt #{imm8}"),
+            Asm::VmovToS { sn, rt } => write!(f, "{} s{sn}, {}", mn("vmov", false, false), RegName(rt)),
+            Asm::VmovFromS { rt, sn } => write!(f, "{} {}, s{sn}", mn("vmov", false, false), RegName(rt)),
+            Asm::VArith { op, sd, sn, sm } => {
+                let name = match op {
+                    VfpOp::Add => "vadd",
+                    VfpOp::Sub => "vsub",
+                    VfpOp::Mul => "vmul",
+                    VfpOp::Div => "vdiv",
+                };
+                write!(f, "{}.f32 s{sd}, s{sn}, s{sm}", mn(name, false, false))
+            }
+            Asm::VUnary { op, sd, sm } => {
+                let (name, types) = match op {
+                    VfpUnaryOp::Sqrt => ("vsqrt", ".f32"),
+                    VfpUnaryOp::ToS32 => ("vcvt", ".s32.f32"),
+                    VfpUnaryOp::ToU32 => ("vcvt", ".u32.f32"),
+                    VfpUnaryOp::FromS32 => ("vcvt", ".f32.s32"),
+                    VfpUnaryOp::FromU32 => ("vcvt", ".f32.u32"),
+                };
+                write!(f, "{}{types} s{sd}, s{sm}", mn(name, false, false))
+            }
+            Asm::Vcmp { sd, sm } => write!(f, "{}.f32 s{sd}, s{sm}", mn("vcmp", false, false)),
+            Asm::VmrsApsr => write!(f, "{} APSR_nzcv, fpscr", mn("vmrs", false, false)),
+            Asm::VmovToD { dm, rt, rt2 } => {
+                write!(f, "{} d{dm}, {}, {}", mn("vmov", false, false), RegName(rt), RegName(rt2))
+            }
+            Asm::VmovFromD { rt, rt2, dm } => {
+                write!(f, "{} {}, {}, d{dm}", mn("vmov", false, false), RegName(rt), RegName(rt2))
+            }
+            Asm::VArith64 { op, dd, dn, dm } => {
+                let name = match op {
+                    VfpOp::Add => "vadd",
+                    VfpOp::Sub => "vsub",
+                    VfpOp::Mul => "vmul",
+                    VfpOp::Div => "vdiv",
+                };
+                write!(f, "{}.f64 d{dd}, d{dn}, d{dm}", mn(name, false, false))
+            }
+            Asm::VSqrt64 { dd, dm } => write!(f, "{}.f64 d{dd}, d{dm}", mn("vsqrt", false, false)),
+            Asm::Vcmp64 { dd, dm } => write!(f, "{}.f64 d{dd}, d{dm}", mn("vcmp", false, false)),
+            Asm::VCvt { op, d, m } => {
+                let (types, dk, mk) = match op {
+                    VcvtOp::F64ToS32 => (".s32.f64", 's', 'd'),
+                    VcvtOp::F64ToU32 => (".u32.f64", 's', 'd'),
+                    VcvtOp::S32ToF64 => (".f64.s32", 'd', 's'),
+                    VcvtOp::U32ToF64 => (".f64.u32", 'd', 's'),
+                    VcvtOp::F32ToF64 => (".f64.f32", 'd', 's'),
+                    VcvtOp::F64ToF32 => (".f32.f64", 's', 'd'),
+                };
+                write!(f, "{}{types} {dk}{d}, {mk}{m}", mn("vcvt", false, false))
+            }
         }
     }
 }
