@@ -437,8 +437,12 @@ pub fn run_script(path: &Path, text: &str, opts: &RunnerOptions, result: &mut Fi
                 let verdict = check_unlinkable(&mut quote, &instances, &registered, opts, message);
                 push_cmd(commands, line, format!("assert_unlinkable \"{message}\""), verdict);
             }
-            WastDirective::ModuleDefinition(_) | WastDirective::ModuleInstance { .. } => {
-                push_cmd(commands, line, "module definition/instance".into(), Verdict::Skip("module definitions and instances".into()));
+            WastDirective::ModuleDefinition(mut module) => {
+                let verdict = check_definition(&mut module, opts);
+                push_cmd(commands, line, "module definition".into(), verdict);
+            }
+            WastDirective::ModuleInstance { .. } => {
+                push_cmd(commands, line, "module instance".into(), Verdict::Skip("instances of module definitions".into()));
             }
             WastDirective::AssertInvalidCustom { .. } | WastDirective::AssertMalformedCustom { .. } => {
                 push_cmd(commands, line, "assert_*_custom".into(), Verdict::Skip("custom section and annotation assertions".into()));
@@ -787,6 +791,26 @@ fn check_rejected(module: &mut QuoteWat<'_>, opts: &RunnerOptions, kind: &str, m
             ErrorKind::Unsupported => Verdict::Skip(first_line(&e.to_string())),
             _ => Verdict::Fail(format!("{kind} module (\"{message}\") rejected with a non-validation error: {e}")),
         },
+    }
+}
+
+/// `(module definition ...)`: the module is defined, never instantiated,
+/// so the command asserts that it is valid. It passes iff bulkhead
+/// compiles it, or rejects it only because it does not fit a 32-bit
+/// microcontroller (`WasmErrorKind::Limit`, e.g. a 4 GiB minimum memory) —
+/// validation comes first in the compiler, so that error implies a valid
+/// module. Rejected as invalid: fail; unsupported: skip.
+fn check_definition(module: &mut QuoteWat<'_>, opts: &RunnerOptions) -> Verdict {
+    let wasm = match encode(module) {
+        Ok(w) => w,
+        Err(e) if e == "components" => return Verdict::Skip("components".into()),
+        Err(e) => return Verdict::Fail(format!("module definition does not encode: {e}")),
+    };
+    match compiler(opts, "m", Vec::new(), Vec::new()).compile(&wasm) {
+        Ok(_) => Verdict::Pass,
+        Err(bulkhead::Error::Unsupported(w)) if w.kind == bulkhead::WasmErrorKind::Limit => Verdict::Pass,
+        Err(e) if e.kind() == ErrorKind::Unsupported => Verdict::Skip(first_line(&e.to_string())),
+        Err(e) => Verdict::Fail(format!("module definition rejected: {e}")),
     }
 }
 

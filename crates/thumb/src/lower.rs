@@ -625,6 +625,11 @@ impl<'a> generated::Context for Lower<'a> {
         }
         modified_imm(n).map(|_| n)
     }
+    fn low_bits_mask_shift(&mut self, x: u32) -> Option<u8> {
+        let n = x.trailing_ones();
+        let is_low_mask = (1..32).contains(&n) && x.checked_shr(n) == Some(0);
+        (is_low_mask && modified_imm(x).is_none() && modified_imm(!x).is_none()).then_some((32 - n) as u8)
+    }
     fn inverted_modified_imm(&mut self, x: u32) -> Option<u32> {
         modified_imm(!x).map(|_| !x)
     }

@@ -247,6 +247,19 @@ fn memory_decl(
     import: Option<Import>,
 ) -> Result<MemoryDecl, WasmError> {
     if mt.memory64 {
+        // A minimum beyond the 32-bit address space can never be placed,
+        // whatever support for 64-bit indices bulkhead grows.
+        let page_size = 1u128 << mt.page_size_log2.unwrap_or(16);
+        let min_bytes = u128::from(mt.initial) * page_size;
+        if min_bytes > u128::from(MAX_RESERVED_BYTES) {
+            return Err(WasmError::at(
+                format!(
+                    "memory {index} would reserve at least {min_bytes} bytes (its minimum), more than the \
+                     {MAX_RESERVED_BYTES} bytes a 32-bit microcontroller address space can hold"
+                ),
+                offset,
+            ));
+        }
         return Err(WasmError::at(format!("unsupported: 64-bit memory {index}"), offset));
     }
     if mt.shared {

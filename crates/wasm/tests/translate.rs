@@ -491,3 +491,27 @@ fn deep_nesting_and_long_functions_translate_quickly() {
     assert_eq!(m.call_export("long", &[1234]), Ok(vec![1234]));
     assert!(start.elapsed() < std::time::Duration::from_secs(20), "took {:?}", start.elapsed());
 }
+
+#[test]
+fn memory64_beyond_the_address_space_is_a_limit_and_small_ones_unsupported() {
+    let huge = translate_err("(module (memory i64 0x1_0000_0000_0000))", &TranslateOptions::default());
+    assert_eq!(huge.kind, bulkhead_wasm::WasmErrorKind::Limit, "{huge}");
+    let small = translate_err("(module (memory i64 1))", &TranslateOptions::default());
+    assert_eq!(small.kind, bulkhead_wasm::WasmErrorKind::Unsupported, "{small}");
+}
+
+#[test]
+fn mask_mode_masks_the_effective_address_and_keeps_bulk_checks() {
+    let text = "(module (memory 3 3) (func (param i32) (result i32) (i32.load offset=4 (local.get 0)))
+                (func (param i32) (memory.fill (local.get 0) (i32.const 0) (i32.const 4))))";
+    let tr = common::translate_with(text, &TranslateOptions { bounds: BoundsMode::Mask, ..Default::default() });
+    assert_eq!(tr.env.memories[0].mask_span, Some(4 << 16));
+    assert_eq!(tr.env.memories[0].region_bytes(), (4 << 16) + bulkhead_wasm::MASK_GUARD_BYTES);
+    let load = &tr.functions[0];
+    assert!(!insts(load).any(|(_, d)| matches!(d, InstData::BoundsCheck { .. })), "{load}");
+    let mask = (4u64 << 16) - 1;
+    assert!(insts(load).any(|(_, d)| matches!(d, InstData::Iconst { imm, .. } if *imm == mask)), "{load}");
+    assert!(insts(load).any(|(_, d)| matches!(d, InstData::Load { offset: 0, .. })), "{load}");
+    let fill = &tr.functions[1];
+    assert!(insts(fill).any(|(_, d)| matches!(d, InstData::BoundsCheckDyn { .. })), "{fill}");
+}
