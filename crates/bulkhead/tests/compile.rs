@@ -91,7 +91,7 @@ fn errors_are_classified() {
 
     let e = kind(
         named("m"),
-        "(module (func) (func (param externref) (result externref) local.get 0 ref.as_non_null))",
+        "(module (func (result i32) i32.const 0) (func (result i32) return_call 0))",
     );
     assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
     let shown = e.to_string();

@@ -30,10 +30,12 @@ pub enum TrapCode {
     /// `TableOutOfBounds`, which the spec words "undefined element" for
     /// `call_indirect`.
     TableAccessOutOfBounds = 10,
+    /// `ref.as_non_null` or `call_ref` on a null reference.
+    NullReference = 11,
 }
 
 impl TrapCode {
-    pub const ALL: [TrapCode; 10] = [
+    pub const ALL: [TrapCode; 11] = [
         TrapCode::Unreachable,
         TrapCode::MemoryOutOfBounds,
         TrapCode::IntegerDivideByZero,
@@ -44,6 +46,7 @@ impl TrapCode {
         TrapCode::TableOutOfBounds,
         TrapCode::StackExhausted,
         TrapCode::TableAccessOutOfBounds,
+        TrapCode::NullReference,
     ];
     pub fn code(self) -> u8 {
         self as u8
@@ -63,6 +66,7 @@ impl TrapCode {
             TrapCode::TableOutOfBounds => "table_oob",
             TrapCode::StackExhausted => "stk_ovf",
             TrapCode::TableAccessOutOfBounds => "table_access_oob",
+            TrapCode::NullReference => "null_ref",
         }
     }
     /// The message the wasm spec tests expect for this trap.
@@ -78,6 +82,7 @@ impl TrapCode {
             TrapCode::TableOutOfBounds => "undefined element",
             TrapCode::StackExhausted => "call stack exhausted",
             TrapCode::TableAccessOutOfBounds => "out of bounds table access",
+            TrapCode::NullReference => "null reference",
         }
     }
 }
@@ -442,8 +447,9 @@ pub enum InstData {
     /// signatures have equal ids across separately compiled modules.
     TypeId { sig: SigIdx },
     /// Calls the function of the non-null funcref `args[0]` with
-    /// `args[1..]`; its type must be `sig` (the frontend checks the type id
-    /// first). Results are this instruction's results.
+    /// `args[1..]`; its type must be `sig` (for `call_indirect` the frontend
+    /// checks the type id first; a wasm `call_ref`'s type is guaranteed by
+    /// validation). Results are this instruction's results.
     CallRef { sig: SigIdx, args: SmallVec<[Value; 4]> },
 
     /// Unconditional trap (terminator).

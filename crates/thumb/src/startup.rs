@@ -519,9 +519,14 @@ const T_SETUP: &str = "__bulkhead_image_setup";
 const L_SVC_RETURN: &str = "__bulkhead_image_svc_return";
 const L_CONTINUE: &str = "__bulkhead_image_continue";
 
+/// The largest trap code; the name table has one entry per code up to it.
+fn max_trap_code() -> u8 {
+    bulkhead_ir::TrapCode::ALL.iter().map(|t| t.code()).max().unwrap_or(0)
+}
+
 /// Names of the trap codes (index = code), as the spec words them.
 fn trap_names() -> Vec<&'static str> {
-    let mut names = vec!["unknown trap"; 11];
+    let mut names = vec!["unknown trap"; max_trap_code() as usize + 1];
     for t in bulkhead_ir::TrapCode::ALL {
         if let Some(slot) = names.get_mut(t.code() as usize) {
             *slot = t.spec_message();
@@ -718,7 +723,7 @@ pub fn generate(config: &StartupConfig) -> Result<StartupCode, StartupError> {
     c.mov(R5, R0);
     c.print(S_INST_FAILED, puts);
     c.mov(R0, R5);
-    c.cmp(R0, 10);
+    c.cmp(R0, max_trap_code().into());
     let known = c.label();
     c.b(Some(Cond::Ls), known);
     c.imm(R0, 0);
@@ -892,7 +897,7 @@ pub fn generate(config: &StartupConfig) -> Result<StartupCode, StartupError> {
     c.dp_imm(DpOp::And, R8, R0, 0xFF);
     c.print(S_TRAPPED, puts);
     c.mov(R0, R8);
-    c.cmp(R0, 10);
+    c.cmp(R0, max_trap_code().into());
     let known_trap = c.label();
     c.b(Some(Cond::Ls), known_trap);
     c.imm(R0, 0);

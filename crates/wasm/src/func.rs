@@ -352,6 +352,19 @@ impl Translator<'_, '_> {
             .ok_or_else(|| self.internal("branch depth out of range"))
     }
 
+    /// A conditional branch (taken when `cond != 0`) to the frame
+    /// `relative_depth` out, passing the top of the stack as its arguments;
+    /// translation continues in a fresh fallthrough block.
+    fn branch_if(&mut self, cond: Value, relative_depth: u32) -> Result<(), WasmError> {
+        let idx = self.frame_at_depth(relative_depth)?;
+        let (target, args) = self.branch_target(idx)?;
+        let next = self.b.create_block();
+        self.brif(cond, target, &args, next)?;
+        self.ssa.seal(self.b.func, next);
+        self.switch_to(next);
+        Ok(())
+    }
+
     /// Branch arguments for a branch to the frame at `idx`, and the target.
     fn branch_target(&mut self, idx: usize) -> Result<(Block, Vec<Value>), WasmError> {
         let frame = &self.control[idx];
@@ -438,12 +451,7 @@ impl Translator<'_, '_> {
             }
             O::BrIf { relative_depth } => {
                 let cond = self.pop()?;
-                let idx = self.frame_at_depth(relative_depth)?;
-                let (target, args) = self.branch_target(idx)?;
-                let next = self.b.create_block();
-                self.brif(cond, target, &args, next)?;
-                self.ssa.seal(self.b.func, next);
-                self.switch_to(next);
+                self.branch_if(cond, relative_depth)?;
             }
             O::BrTable { targets } => {
                 let index = self.pop()?;
@@ -532,6 +540,31 @@ impl Translator<'_, '_> {
                 let is_null = self.b.icmp(IntCC::Eq, r, zero);
                 self.stack.push(is_null);
             }
+            // Null checks of typed function references: the reference is an
+            // i32, 0 is null.
+            O::RefAsNonNull => {
+                let r = self.pop()?;
+                self.b.trapz(r, TrapCode::NullReference);
+                self.stack.push(r);
+            }
+            O::BrOnNull { relative_depth } => {
+                // [t* (ref null ht)] -> [t* (ref ht)]; the branch carries t*.
+                let r = self.pop()?;
+                let zero = self.b.iconst(Type::I32, 0);
+                let is_null = self.b.icmp(IntCC::Eq, r, zero);
+                self.branch_if(is_null, relative_depth)?;
+                self.stack.push(r);
+            }
+            O::BrOnNonNull { relative_depth } => {
+                // [t* (ref null ht)] -> [t*]; the branch carries t* and the
+                // (now non-null) reference, so it stays on the stack for the
+                // branch and is dropped on fallthrough. A non-zero i32 is
+                // the branch condition itself.
+                let r = self.stack.last().copied().ok_or_else(|| self.internal("operand stack underflow"))?;
+                self.branch_if(r, relative_depth)?;
+                self.pop()?;
+            }
+            O::CallRef { type_index } => self.call_ref(type_index)?,
             O::RefFunc { function_index } => {
                 if self.env.funcs.get(function_index as usize).is_none() {
                     return Err(self.internal("ref.func of a missing function"));
@@ -1166,15 +1199,7 @@ impl Translator<'_, '_> {
         if self.env.tables.get(table_index as usize).is_none() {
             return Err(self.internal("call_indirect on a missing table"));
         }
-        let sig = self
-            .env
-            .types
-            .get(type_index as usize)
-            .cloned()
-            .ok_or_else(|| self.internal("call_indirect with a missing type"))?;
-        if let Some(t) = sig.params.iter().chain(&sig.results).find(|t| !supported(**t)) {
-            return Err(self.error(format!("unsupported call_indirect of type {type_index}: its signature has a {t} value")));
-        }
+        let sig = self.call_type(type_index, "call_indirect")?;
         let table = TableIdx(table_index);
         let index = self.pop()?;
         let args = self.popn(sig.params.len())?;
@@ -1187,6 +1212,34 @@ impl Translator<'_, '_> {
         let expected = self.b.type_id(SigIdx(type_index));
         let same = self.b.icmp(IntCC::Eq, actual, expected);
         self.b.trapz(same, TrapCode::IndirectCallTypeMismatch);
+        let results = self.b.call_ref(SigIdx(type_index), funcref, &args, &sig.results);
+        self.stack.extend(results);
+        Ok(())
+    }
+
+    /// The signature of type `type_index` called by the operator `op`,
+    /// unless it has values the backend does not support.
+    fn call_type(&self, type_index: u32, op: &str) -> Result<Signature, WasmError> {
+        let sig = self
+            .env
+            .types
+            .get(type_index as usize)
+            .cloned()
+            .ok_or_else(|| self.internal(&format!("{op} with a missing type")))?;
+        if let Some(t) = sig.params.iter().chain(&sig.results).find(|t| !supported(**t)) {
+            return Err(self.error(format!("unsupported {op} of type {type_index}: its signature has a {t} value")));
+        }
+        Ok(sig)
+    }
+
+    /// `call_ref $t`: the only dynamic check is the null check; validation
+    /// guarantees the reference's type is `$t`, so unlike `call_indirect`
+    /// there is no type-id comparison.
+    fn call_ref(&mut self, type_index: u32) -> Result<(), WasmError> {
+        let sig = self.call_type(type_index, "call_ref")?;
+        let funcref = self.pop()?;
+        let args = self.popn(sig.params.len())?;
+        self.b.trapz(funcref, TrapCode::NullReference);
         let results = self.b.call_ref(SigIdx(type_index), funcref, &args, &sig.results);
         self.stack.extend(results);
         Ok(())
