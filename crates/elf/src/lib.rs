@@ -52,7 +52,7 @@ pub struct ObjectInput<'a> {
     pub functions: &'a [(u32, CompiledFunction)],
     /// The compiled `instantiate` function.
     pub instantiate: &'a CompiledFunction,
-    /// Backend runtime routines (`bulkhead_thumb::runtime_functions`); only
+    /// Backend runtime routines (`bulkhead_thumb::referenced_runtime_functions`); only
     /// those referenced by a relocation end up in the object.
     pub runtime: &'a [(&'static str, CompiledFunction)],
     /// Floats are passed in VFP registers (`eabihf`).
